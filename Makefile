@@ -1,0 +1,58 @@
+# The README's commands. `make local` starts the whole stack on this machine; `make test` runs every check CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# pyenv machines only resolve `python3.12` when that version is selected: select every installed 3.11+.
+ifneq ($(shell command -v pyenv 2>/dev/null),)
+export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[1-9])\.[0-9]+$$' | sort -rV | paste -sd: -)
+endif
+# Lambda runs python3.12: prefer it, so that `sam build` finds the same interpreter.
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.11 python3; do \
+            if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup local test unit lint check build bench clean
+
+help:
+	@echo "make local   start the local stack on http://127.0.0.1:3000 (state in .chronicle/)"
+	@echo "make test    install into .venv, then lint, schema check, sam validate/build and the tests"
+	@echo "make bench   run the benchmarks in bench/"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements-lock.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements-lock.txt -e '.[local,dev]'
+	@touch $@
+
+local: setup
+	$(BIN)/chronicle local $(ARGS)
+
+test: setup lint check build unit
+
+unit: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src functions tests bench
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/statelint statemachine/*.asl.json
+	$(BIN)/sam validate --lint --template-file template.yaml
+
+check: setup
+	$(BIN)/chronicle schemas check
+
+build: setup
+	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
+
+bench: setup
+	$(BIN)/python bench/eventstore.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

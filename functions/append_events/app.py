@@ -1,0 +1,25 @@
+"""AppendEvents: load the aggregate (snapshot + tail), decide, and append atomically with the command log."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chronicle import aws
+from chronicle.commands import decide_and_append
+
+logger = Logger()
+metrics = Metrics()
+store, loader = aws.event_store(), aws.aggregate_loader()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event, context):
+    logger.append_keys(commandType=event["commandType"], aggregateId=event["aggregateId"],
+                       commandId=event["commandId"], correlationId=event["correlationId"])
+    outcome = decide_and_append(event, store, loader)
+    if outcome.get("replayed"):
+        metrics.add_metric(name="CommandReplayed", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="EventsAppended", unit=MetricUnit.Count, value=len(outcome["events"]))
+    logger.info("command stored", version=outcome["response"]["version"], replayed=bool(outcome.get("replayed")))
+    return outcome

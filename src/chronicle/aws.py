@@ -1,0 +1,40 @@
+"""Boto3 clients and table names from the environment (template.yaml Globals), built once per process so a
+Lambda pays for them at cold start only."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode: throttles and 5xx are retried with backoff inside the SDK, before the ASL's own Retry.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)
+
+
+def env(name: str) -> str:
+    try:
+        return os.environ[name]
+    except KeyError:
+        raise RuntimeError(f"environment variable {name} is not set (see template.yaml Globals)") from None
+
+
+@lru_cache(maxsize=None)
+def event_store():
+    from chronicle.eventstore import EventStore
+
+    return EventStore(env("EVENT_TABLE"), os.environ.get("COMMAND_TABLE"), client=client("dynamodb"))
+
+
+@lru_cache(maxsize=None)
+def aggregate_loader():
+    from chronicle.eventstore.snapshots import AggregateLoader
+
+    return AggregateLoader(event_store(), os.environ.get("SNAPSHOT_TABLE"))

@@ -1,0 +1,216 @@
+"""The command side's three steps, one per Lambda of every command state machine:
+
+validate_request (ValidateCommand) -> decide_and_append (AppendEvents) -> publish (PublishEvents).
+
+See docs/architecture.md for the data each step receives and returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from chronicle.domain import Aggregate, aggregate_for_command
+from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, ConcurrencyConflict,
+                              IdempotencyKeyReused, PayloadTooLarge, StreamContention, UnknownCommand,
+                              ValidationError)
+from chronicle.eventstore import NO_STREAM, AppendConflict, EventStore
+from chronicle.eventstore.items import dumps
+from chronicle.eventstore.snapshots import AggregateLoader, Loaded
+from chronicle.eventstore.store import CommandAlreadyRecorded
+from chronicle.schemas import SchemaRegistry, registry
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locally too
+MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
+
+
+def now_iso() -> str:
+    """ISO-8601 UTC with millisecond precision (SPEC section 2); such strings sort as time does."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- step 1: ValidateCommand ---------------------------------------------------------------------------
+def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = None) -> dict[str, Any]:
+    """The state machine input -> a validated command, or ValidationError / UnknownCommand / PayloadTooLarge."""
+    schemas = schemas or registry()
+    command_type = request.get("commandType")
+    if not isinstance(command_type, str) or command_type not in schemas.command_types:
+        raise UnknownCommand(f"There is no command named {command_type!r}.")
+    aggregate = aggregate_for_command(command_type)
+
+    raw = request.get("body")
+    if isinstance(raw, str):
+        if len(raw.encode()) > MAX_REQUEST_BYTES:
+            raise PayloadTooLarge(f"The request body is over {MAX_REQUEST_BYTES} bytes.")
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError as error:
+            raise ValidationError("The request body is not valid JSON.", [{"path": "$", "message": str(error)}])
+    else:
+        body = raw  # invoked directly with a parsed body (tests, `sam local invoke`)
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object.",
+                              [{"path": "$", "message": "expected an object with a `data` member"}])
+
+    errors = schemas.errors(schemas.envelope_validator(), body)
+    if isinstance(body.get("data"), dict):
+        errors += schemas.errors(schemas.command_validator(command_type), body["data"], ("data",))
+    is_create = command_type in aggregate.create_commands
+    if not is_create and "aggregateId" not in body:
+        errors.append({"path": "$.aggregateId", "message": f"'aggregateId' is required for {command_type}"})
+    if errors:
+        raise ValidationError(f"The {command_type} command is not valid.", errors)
+
+    client_command_id = body.get("commandId")
+    return {
+        "commandType": command_type,
+        "aggregateType": aggregate.type,
+        "aggregateId": body.get("aggregateId") or str(uuid.uuid4()),
+        "aggregateIdGiven": "aggregateId" in body,
+        "expectedVersion": body.get("expectedVersion"),
+        "commandId": client_command_id or str(uuid.uuid4()),
+        "idempotent": client_command_id is not None,
+        "correlationId": request.get("correlationId") or str(uuid.uuid4()),
+        "actorId": str(request.get("actorId") or "anonymous"),
+        "data": body["data"],
+    }
+
+
+# ---- step 2: AppendEvents ------------------------------------------------------------------------------
+def command_fingerprint(command: dict[str, Any]) -> str:
+    """What makes two requests 'the same command' for an idempotency key: everything the client chose."""
+    chosen = {k: command.get(k) for k in ("commandType", "expectedVersion", "actorId", "data")}
+    chosen["aggregateId"] = command["aggregateId"] if command.get("aggregateIdGiven") else None
+    return hashlib.sha256(dumps(chosen).encode()).hexdigest()
+
+
+def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader) -> dict[str, Any]:
+    """Load, decide and append atomically with the command-log record. Returns {"response", "events"}."""
+    aggregate = aggregate_for_command(command["commandType"])
+    aggregate_id = command["aggregateId"]
+    if command["idempotent"]:
+        recorded = _recorded_outcome(store, command)
+        if recorded is not None:
+            return recorded
+
+    is_create = command["commandType"] in aggregate.create_commands
+    expected = command.get("expectedVersion")
+    if is_create:
+        if expected not in (None, 0):
+            raise ConcurrencyConflict(f"{command['commandType']} creates a new stream: expectedVersion can only be 0.",
+                                      [{"expectedVersion": expected, "actualVersion": 0}])
+        before = Loaded(aggregate.initial_state(), 0, None, 0, 0)
+    else:
+        before = loader.load(aggregate, aggregate_id)
+        if before.version == 0:
+            raise AggregateNotFound(f"There is no {aggregate.type} {aggregate_id!r}.",
+                                    [{"aggregateId": aggregate_id, "aggregateType": aggregate.type}])
+        if expected is not None and expected != before.version:
+            raise _conflict(aggregate_id, expected, before.version)
+
+    new_events = aggregate.decide(command["commandType"], command["data"], before.state)
+    records = _records(aggregate, command, new_events, before)
+    response = _response(aggregate, command, before.version, records)
+    log_item = _command_log_item(command, response) if command["idempotent"] else None
+    try:
+        stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item)
+    except AppendConflict:
+        if is_create:
+            raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",
+                                         [{"aggregateId": aggregate_id}]) from None
+        if expected is not None:
+            raise _conflict(aggregate_id, expected, store.version(aggregate_id)) from None
+        raise StreamContention(f"{aggregate.type} {aggregate_id!r} changed while the command was decided.",
+                               [{"aggregateId": aggregate_id, "readVersion": before.version}]) from None
+    except CommandAlreadyRecorded:
+        recorded = _recorded_outcome(store, command)
+        if recorded is None:  # cannot happen: the record is never deleted
+            raise
+        return recorded
+    loader.after_append(aggregate, aggregate_id, before, stored)
+    return {"response": response, "events": stored}
+
+
+def _conflict(aggregate_id: str, expected: int, actual: int) -> ConcurrencyConflict:
+    return ConcurrencyConflict(f"Stream {aggregate_id!r} is at version {actual}, not {expected}.",
+                               [{"aggregateId": aggregate_id, "expectedVersion": expected, "actualVersion": actual}])
+
+
+def _records(aggregate: Aggregate, command: dict, new_events: list, before: Loaded) -> list[dict[str, Any]]:
+    timestamp = now_iso()
+    if before.last_timestamp and before.last_timestamp > timestamp:
+        timestamp = before.last_timestamp  # keep a stream's timestamps non-decreasing whatever the clocks say
+    return [{
+        "eventId": str(uuid.uuid4()),
+        "eventType": event_type,
+        "eventData": data,
+        "correlationId": command["correlationId"],
+        "timestamp": timestamp,
+        "version": str(registry().current_version(event_type)),
+        "metadata": {"aggregateType": aggregate.type, "commandId": command["commandId"],
+                     "commandType": command["commandType"], "actorId": command["actorId"],
+                     "causationId": command["commandId"], "correlationId": command["correlationId"]},
+    } for event_type, data in new_events]
+
+
+def _response(aggregate: Aggregate, command: dict, base: int, records: list[dict]) -> dict[str, Any]:
+    return {
+        "aggregateId": command["aggregateId"], "aggregateType": aggregate.type, "version": base + len(records),
+        "commandId": command["commandId"], "correlationId": command["correlationId"],
+        "events": [{"eventId": r["eventId"], "eventType": r["eventType"], "eventSequence": base + i,
+                    "version": r["version"]} for i, r in enumerate(records, start=1)],
+    }
+
+
+def _command_log_item(command: dict, response: dict) -> dict[str, dict[str, str]]:
+    return {"commandId": {"S": command["commandId"]}, "fingerprint": {"S": command_fingerprint(command)},
+            "commandType": {"S": command["commandType"]}, "aggregateId": {"S": command["aggregateId"]},
+            "response": {"S": dumps(response)}, "recordedAt": {"S": now_iso()}}
+
+
+def _recorded_outcome(store: EventStore, command: dict) -> dict[str, Any] | None:
+    """The stored outcome of this commandId (the same command again), IdempotencyKeyReused, or None."""
+    item = store.client.get_item(TableName=store.command_table, Key={"commandId": {"S": command["commandId"]}},
+                                 ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    if item["fingerprint"]["S"] != command_fingerprint(command):
+        raise IdempotencyKeyReused(
+            f"commandId {command['commandId']!r} was already used for a different command or payload.",
+            [{"commandId": command["commandId"], "firstCommandType": item["commandType"]["S"],
+              "firstAggregateId": item["aggregateId"]["S"]}])
+    response = json.loads(item["response"]["S"])
+    sequences = [e["eventSequence"] for e in response["events"]]
+    # Re-publish the same events: harmless for idempotent projections, and it heals a publish that failed.
+    events = store.read(response["aggregateId"], min(sequences), max(sequences), upcast=False) if sequences else []
+    return {"response": response, "events": events, "replayed": True}
+
+
+# ---- step 3: PublishEvents -----------------------------------------------------------------------------
+def event_bridge_entries(events: list[dict[str, Any]], bus: str) -> list[dict[str, Any]]:
+    entries = []
+    for event in events:
+        detail = json.dumps(event)
+        if len(detail.encode()) > MAX_DETAIL_BYTES:
+            # Too big for EventBridge: consumers fetch the data from the store by (aggregateId, eventSequence).
+            detail = json.dumps({**event, "eventData": None, "eventDataOmitted": True})
+        entries.append({"Source": f"chronicle.{event['metadata']['aggregateType']}",
+                        "DetailType": event["eventType"], "Detail": detail, "EventBusName": bus})
+    return entries
+
+
+class PublishFailed(Exception):
+    """EventBridge refused some entries; the state machine retries the step."""
+
+
+def publish(outcome: dict[str, Any], events_client: Any, bus: str) -> dict[str, Any]:
+    entries = event_bridge_entries(outcome.get("events", []), bus)
+    for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+        result = events_client.put_events(Entries=entries[start:start + 10])
+        if result.get("FailedEntryCount"):
+            failed = [e for e in result["Entries"] if e.get("ErrorCode")]
+            raise PublishFailed(f"{len(failed)} events were not accepted: {failed}")
+    return {"published": len(entries)}

@@ -1,0 +1,115 @@
+"""Snapshots: an aggregate's folded state every N events, so a load is one snapshot read plus one query of
+the tail, whatever the stream's length.
+
+A snapshot records what it was built with (`builtWith`: the aggregate's state_version and the current schema
+version of each of its event types). When that changes, the snapshot is ignored (full replay) and the next
+load writes a fresh one. Writing a snapshot never fails a command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chronicle.domain import Aggregate, State
+from chronicle.eventstore.items import dumps
+from chronicle.eventstore.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+def built_with(aggregate: Aggregate, store: EventStore) -> str:
+    versions = ",".join(f"{t}=v{store.schemas.current_version(t)}" for t in sorted(aggregate.event_types)
+                        if t in store.schemas.event_versions)
+    return f"state=v{aggregate.state_version};{versions}"
+
+
+@dataclass
+class Loaded:
+    state: State
+    version: int  # the last event folded in (0: no stream)
+    last_timestamp: str | None
+    snapshot_version: int  # the snapshot it started from (0: none)
+    events_read: int
+
+
+class AggregateLoader:
+    def __init__(self, store: EventStore, snapshot_table: str | None = None, snapshots: bool = True):
+        self.store = store
+        self.snapshot_table = snapshot_table
+        self.snapshots = snapshots and snapshot_table is not None
+
+    def load(self, aggregate: Aggregate, aggregate_id: str, as_of_version: int | None = None,
+             as_of_time: str | None = None) -> Loaded:
+        """The aggregate's state, now or as of a version (events 1..N) or a time (events with timestamp <= T).
+
+        Timestamps are ISO-8601 UTC with milliseconds, so they compare as strings.
+        """
+        snapshot = self._read_snapshot(aggregate, aggregate_id) if self.snapshots else None
+        if snapshot and ((as_of_version is not None and snapshot["version"] > as_of_version)
+                         or (as_of_time is not None and snapshot["lastTimestamp"] > as_of_time)):
+            snapshot = None
+        state = snapshot["state"] if snapshot else aggregate.initial_state()
+        version = snapshot["version"] if snapshot else 0
+        last_timestamp = snapshot["lastTimestamp"] if snapshot else None
+        read = 0
+        for event in self.store.iter_events(aggregate_id, version + 1, as_of_version):
+            if as_of_time is not None and event["timestamp"] > as_of_time:
+                break
+            state = aggregate.evolve(state, event)
+            version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read)
+        if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
+            self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)
+        return loaded
+
+    def after_append(self, aggregate: Aggregate, aggregate_id: str, before: Loaded,
+                     new_events: list[dict[str, Any]]) -> None:
+        """Snapshot when the append crossed a multiple of the aggregate's interval."""
+        if not self.snapshots or not new_events:
+            return
+        every = aggregate.snapshot_every
+        last = new_events[-1]["eventSequence"]
+        if last // every == before.version // every:
+            return
+        state = before.state
+        for event in new_events:
+            state = aggregate.evolve(state, self.store.schemas.upcast(event))
+        self.save_snapshot(aggregate, aggregate_id,
+                           Loaded(state, last, new_events[-1]["timestamp"], before.snapshot_version, 0))
+
+    def save_snapshot(self, aggregate: Aggregate, aggregate_id: str, loaded: Loaded) -> None:
+        if not self.snapshots or loaded.version == 0:
+            return
+        try:
+            self.store.client.put_item(
+                TableName=self.snapshot_table,
+                Item={"aggregateId": {"S": aggregate_id}, "version": {"N": str(loaded.version)},
+                      "aggregateType": {"S": aggregate.type}, "state": {"S": dumps(loaded.state)},
+                      "lastTimestamp": {"S": loaded.last_timestamp or ""},
+                      "builtWith": {"S": built_with(aggregate, self.store)}},
+                # never replace a newer snapshot with an older one (two writers may race)
+                ConditionExpression="attribute_not_exists(aggregateId) OR version < :v OR builtWith <> :b",
+                ExpressionAttributeValues={":v": {"N": str(loaded.version)},
+                                           ":b": {"S": built_with(aggregate, self.store)}})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                log.warning("snapshot not written", extra={"aggregateId": aggregate_id, "error": str(error)})
+        except BotoCoreError as error:
+            log.warning("snapshot not written", extra={"aggregateId": aggregate_id, "error": str(error)})
+
+    def _read_snapshot(self, aggregate: Aggregate, aggregate_id: str) -> dict[str, Any] | None:
+        try:
+            item = self.store.client.get_item(TableName=self.snapshot_table, Key={"aggregateId": {"S": aggregate_id}},
+                                              ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as error:  # a snapshot is an optimisation: replay instead
+            log.warning("snapshot not read", extra={"aggregateId": aggregate_id, "error": str(error)})
+            return None
+        if not item or item["builtWith"]["S"] != built_with(aggregate, self.store):
+            return None
+        return {"version": int(item["version"]["N"]), "state": json.loads(item["state"]["S"]),
+                "lastTimestamp": item["lastTimestamp"]["S"]}

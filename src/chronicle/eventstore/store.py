@@ -1,0 +1,166 @@
+"""Append-only event streams in DynamoDB (SPEC section 2), with optimistic concurrency.
+
+An append writes events `expected+1 .. expected+n` with `attribute_not_exists` conditions, so two writers that
+read the same version can never both win. One event and no idempotency record is one PutItem; anything more is
+one TransactWriteItems, so a command's events and its command-log record are stored all together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator, Literal
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chronicle.errors import ChronicleError, PayloadTooLarge
+from chronicle.eventstore.items import (MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, from_item,
+                                        item_size, to_item)
+from chronicle.schemas import SchemaRegistry, registry
+
+log = logging.getLogger(__name__)
+
+NO_STREAM: Literal["no-stream"] = "no-stream"  # a create command: the stream must not exist yet
+ANY: Literal["any"] = "any"  # append after whatever is there now (the store reads the version first)
+ExpectedVersion = int | Literal["no-stream", "any"]
+
+
+class AppendConflict(Exception):
+    """Another writer got there first: the stream is not at the expected version."""
+
+    def __init__(self, aggregate_id: str, expected: ExpectedVersion):
+        self.aggregate_id, self.expected = aggregate_id, expected
+        super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
+
+
+class CommandAlreadyRecorded(Exception):
+    """The command log already holds this commandId (a retry, or a reuse of the key)."""
+
+    def __init__(self, command_id: str):
+        self.command_id = command_id
+        super().__init__(f"command {command_id!r} is already recorded")
+
+
+class InvalidEvent(ChronicleError):
+    """The decider produced an event its own schema refuses: a bug, so the command fails and nothing is written."""
+
+    code = "InternalError"
+
+
+class EventStore:
+    def __init__(self, event_table: str, command_table: str | None = None, client: Any = None,
+                 schemas: SchemaRegistry | None = None):
+        self.event_table = event_table
+        self.command_table = command_table
+        self.client = client or boto3.client("dynamodb")
+        self.schemas = schemas or registry()
+
+    # ---- writing ---------------------------------------------------------------------------------
+    def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
+               command_record: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Append `events` (records without eventSequence) after `expected_version`; returns them numbered.
+
+        Raises AppendConflict when the stream moved, CommandAlreadyRecorded when `command_record`'s commandId
+        is taken, PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
+        event does not match its schema.
+        """
+        if not events:
+            return []
+        if expected_version == ANY:
+            base = self.version(aggregate_id)
+        elif expected_version == NO_STREAM:
+            base = 0
+        else:
+            base = int(expected_version)
+        numbered = [{**event, "aggregateId": aggregate_id, "eventSequence": base + i}
+                    for i, event in enumerate(events, start=1)]
+        for event in numbered:
+            self._check_schema(event)
+        items = [to_item(event) for event in numbered]
+        self._check_limits(items, command_record)
+
+        condition = "attribute_not_exists(eventSequence)"
+        try:
+            if len(items) == 1 and command_record is None:
+                self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
+            else:
+                puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
+                        for item in items]
+                if command_record is not None:
+                    puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
+                                         "ConditionExpression": "attribute_not_exists(commandId)"}})
+                self.client.transact_write_items(TransactItems=puts)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise AppendConflict(aggregate_id, expected_version) from None
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if command_record is not None and len(reasons) == len(items) + 1 \
+                        and reasons[-1] == "ConditionalCheckFailed":
+                    raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
+                # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
+                raise AppendConflict(aggregate_id, expected_version) from None
+            raise
+        return numbered
+
+    def _check_schema(self, event: dict[str, Any]) -> None:
+        errors = self.schemas.event_errors(event["eventType"], int(event["version"]), event["eventData"])
+        if errors:
+            path = self.schemas.event_schema_path(event["eventType"], int(event["version"]))
+            log.error("refusing to store an event its schema rejects", extra={
+                "event": event, "schema": str(path), "errors": errors})
+            raise InvalidEvent(f"{event['eventType']} v{event['version']} does not match {path.name}", errors)
+
+    @staticmethod
+    def _check_limits(items: list[dict], command_record: dict | None) -> None:
+        sizes = [item_size(item) for item in items]
+        for i, size in enumerate(sizes):
+            if size > MAX_ITEM_BYTES:
+                raise PayloadTooLarge(
+                    f"The resulting event is {size} bytes; an event item may hold at most {MAX_ITEM_BYTES}.",
+                    [{"eventIndex": i, "eventType": items[i]["eventType"]["S"], "bytes": size,
+                      "limit": MAX_ITEM_BYTES}])
+        count = len(items) + (command_record is not None)
+        total = sum(sizes) + (item_size(command_record) if command_record else 0)
+        if count > MAX_TRANSACTION_ITEMS or total > MAX_TRANSACTION_BYTES:
+            raise PayloadTooLarge(
+                f"The command would append {len(items)} events ({total} bytes); one atomic append holds at most "
+                f"{MAX_TRANSACTION_ITEMS} items and {MAX_TRANSACTION_BYTES} bytes.",
+                [{"events": len(items), "bytes": total}])
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def read(self, aggregate_id: str, from_sequence: int = 1, to_sequence: int | None = None,
+             upcast: bool = True) -> list[dict[str, Any]]:
+        """The stream's events in order, optionally a sequence range (inclusive), as the current schema
+        versions unless `upcast=False`."""
+        return list(self.iter_events(aggregate_id, from_sequence, to_sequence, upcast))
+
+    def iter_events(self, aggregate_id: str, from_sequence: int = 1, to_sequence: int | None = None,
+                    upcast: bool = True) -> Iterator[dict[str, Any]]:
+        to_sequence = 2**62 if to_sequence is None else to_sequence
+        if to_sequence < from_sequence:
+            return
+        request = {
+            "TableName": self.event_table,
+            "KeyConditionExpression": "aggregateId = :id AND eventSequence BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {":id": {"S": aggregate_id}, ":lo": {"N": str(max(from_sequence, 1))},
+                                          ":hi": {"N": str(to_sequence)}},
+            "ConsistentRead": True,
+        }
+        while True:  # DynamoDB pages at 1 MB
+            page = self.client.query(**request)
+            for item in page["Items"]:
+                event = from_item(item)
+                yield self.schemas.upcast(event) if upcast else event
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def version(self, aggregate_id: str) -> int:
+        """The stream's last sequence number; 0 when it does not exist."""
+        page = self.client.query(
+            TableName=self.event_table, KeyConditionExpression="aggregateId = :id",
+            ExpressionAttributeValues={":id": {"S": aggregate_id}}, ProjectionExpression="eventSequence",
+            ScanIndexForward=False, Limit=1, ConsistentRead=True)
+        return int(page["Items"][0]["eventSequence"]["N"]) if page["Items"] else 0

@@ -1,0 +1,50 @@
+"""Fixtures for tests against moto (in-process mock_aws): the tables the event store and read models use."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+TABLES = {
+    "EventStoreTable": ("events", [("aggregateId", "S", "HASH"), ("eventSequence", "N", "RANGE")]),
+    "CommandLogTable": ("commands", [("commandId", "S", "HASH")]),
+    "SnapshotTable": ("snapshots", [("aggregateId", "S", "HASH")]),
+    "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """A moto account with the Chronicle tables; environment variables as template.yaml Globals set them."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
+                        "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
+                        "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        for table, keys in TABLES.values():
+            extra = {}
+            if table == "projects":
+                keys = keys + [("ownerId", "S", None), ("updatedAt", "S", None)]
+                extra["GlobalSecondaryIndexes"] = [{
+                    "IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": "ownerId", "KeyType": "HASH"},
+                                  {"AttributeName": "updatedAt", "KeyType": "RANGE"}]}]
+            client.create_table(
+                TableName=table, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
+                KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
+        boto3.client("events").create_event_bus(Name="chronicle-events")
+        from chronicle import aws as chronicle_aws
+
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+            cached.cache_clear()
+        yield client
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+            cached.cache_clear()
+    del os.environ["AWS_ACCESS_KEY_ID"]
