@@ -7,7 +7,7 @@ ifneq ($(shell command -v pyenv 2>/dev/null),)
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[1-9])\.[0-9]+$$' | sort -rV | paste -sd: -)
 endif
 # Lambda runs python3.12: prefer it, so that `sam build` finds the same interpreter.
-PYTHON ?= $(shell for p in python3.12 python3.13 python3.11 python3; do \
+PYTHON ?= $(shell PYENV_VERSION=$(PYENV_VERSION); export PYENV_VERSION; for p in python3.12 python3.13 python3.11 python3; do \
             if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 BIN := $(VENV)/bin
