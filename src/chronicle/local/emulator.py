@@ -1,0 +1,149 @@
+"""The embedded AWS emulator: moto's ThreadedMotoServer, in this process, on 127.0.0.1.
+
+:func:`configure_environment` must run before any handler module (or anything creating boto3 clients at import
+time) is imported: it points every boto3 client of the process at the emulator via ``AWS_ENDPOINT_URL``, with
+fake credentials and ``us-east-1``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import threading
+from typing import Any
+import urllib.request
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+log = logging.getLogger("chronicle.local.emulator")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def configure_environment(endpoint: str, port: int) -> None:
+    """Point boto3 (handlers, moto's own Step Functions interpreter) at the emulator."""
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # moto's Step Functions interpreter calls Lambda/DynamoDB/... at localhost:$MOTO_PORT
+            "MOTO_PORT": str(port),
+        }
+    )
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(var, None)
+
+
+class Emulator:
+    """moto server with Step Functions execution enabled."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "Emulator":
+        configure_environment(self.endpoint, self.port)
+        if not log.isEnabledFor(logging.DEBUG):
+            # werkzeug logs every request; moto's ASL interpreter logs every caught error (a Catch is normal flow)
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        self._server = _MotoServer(self.host, self.port, self)
+        self._server.start()
+        self.reset()  # moto's backends are process-global: start from nothing even if a runtime ran before
+        # "lambda.use_docker" must stay True: the simple (no-docker) backend never calls the seam.
+        self.set_config({"stepfunctions": {"execute_state_machine": True}})
+        log.debug("emulator on %s", self.endpoint)
+        return self
+
+    def set_config(self, config: dict) -> None:
+        """moto's documented server-mode switch: POST /moto-api/config."""
+        req = urllib.request.Request(
+            f"{self.endpoint}/moto-api/config", data=json.dumps(config).encode(), method="POST",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # -- change tracking (for persistence) --------------------------------------------------------------
+    dirty = False  # set by any request that may change DynamoDB items or S3 objects
+
+    def note_request(self, environ: dict) -> None:
+        """Flag writes to DynamoDB / S3 (the state persistence keeps); service from the SigV4 scope."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = _SCOPE.search(auth)
+        service = m.group(1) if m else ""
+        method = environ.get("REQUEST_METHOD", "GET")
+        if service == "dynamodb":
+            op = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+            if not op.startswith(_DYNAMODB_READS):
+                self.dirty = True
+        elif service == "s3" and method in ("PUT", "POST", "DELETE"):
+            self.dirty = True
+        elif not service and method in ("PUT", "POST", "DELETE") and not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            self.dirty = True  # unsigned write: be conservative
+
+
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_DYNAMODB_READS = ("Get", "Query", "Scan", "Describe", "List", "BatchGet", "TransactGet")
+
+
+class _MotoServer:
+    """ThreadedMotoServer's few lines, with a WSGI wrapper that tells the emulator about writes."""
+
+    def __init__(self, host: str, port: int, emulator: Emulator) -> None:
+        self.host, self.port, self.emulator = host, port, emulator
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        emulator = self.emulator
+
+        def app(environ: dict, start_response: Any) -> Any:
+            emulator.note_request(environ)
+            return moto_app(environ, start_response)
+
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="chronicle-moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
