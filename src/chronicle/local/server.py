@@ -1,0 +1,285 @@
+"""The local HTTP API: the command API (SPEC section 4), ``/graphql`` (section 5) and ``/health``.
+
+``POST /commands/{CommandType}`` does what API Gateway's StartSyncExecution integration does in AWS: build the
+state machine input of docs/architecture.md, run ``<stack>-<CommandType>`` and map the result — moto has no
+StartSyncExecution, so the execution is started and polled until it leaves RUNNING. A FAILED execution's
+``error`` is the SPEC error code (the Fail state's ``Error``) and its ``cause`` the Lambda error payload, from
+which :func:`chronicle.errors.body_from_cause` takes the client body.
+
+After a successful command the server waits (briefly, bounded) until EventBridge has delivered the new events
+to the projections, so a query right after a command sees its effect locally. In AWS the read side is
+eventually consistent; clients must not rely on this.
+
+Subscriptions (graphql-transport-ws over WebSocket on ``/graphql``) plug in through
+:attr:`LocalServer.websocket_handler`; without one, an Upgrade request gets 501.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from chronicle.errors import HTTP_STATUS, body_from_cause
+
+log = logging.getLogger("chronicle.local.server")
+
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+_COMMAND_PATH = re.compile(r"^/commands/([^/?#]+)/?$")
+_COMMAND_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,79}$")
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return {"error": code, "message": message, "details": details or []}
+
+
+class CommandRunner:
+    """Runs one command's state machine to completion (StartExecution + DescribeExecution polling)."""
+
+    def __init__(self, session: Any, state_machines: dict[str, str], stack_name: str = "chronicle",
+                 timeout: float = 120.0, after_success: Callable[[], Any] | None = None) -> None:
+        self.sfn = session.client("stepfunctions")
+        self.state_machines = state_machines
+        self.stack_name = stack_name
+        self.timeout = timeout
+        self.after_success = after_success
+
+    def state_machine_arn(self, command_type: str) -> str | None:
+        return self.state_machines.get(f"{self.stack_name}-{command_type}")
+
+    def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any]]:
+        arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.match(command_type) else None
+        if arn is None:
+            return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
+        request_id = str(uuid.uuid4())
+        payload = {"commandType": command_type, "body": body, "actorId": actor_id, "requestId": request_id}
+        execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
+                                             input=json.dumps(payload))["executionArn"]
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            desc = self.sfn.describe_execution(executionArn=execution)
+            if desc["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
+                                       [{"executionArn": execution}])
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+        if desc["status"] == "SUCCEEDED":
+            if self.after_success is not None:
+                self.after_success()
+            try:
+                return 200, json.loads(desc.get("output") or "null")
+            except ValueError:
+                return 500, error_body("InternalError", "The command returned a non-JSON result.")
+        error = desc.get("error") or desc["status"]
+        body_out = body_from_cause(desc.get("cause"), error)
+        return HTTP_STATUS.get(body_out["error"], 500), body_out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_HTTPServer"
+    protocol_version = "HTTP/1.1"
+    server_version = "chronicle-local"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _send_json(self, status: int, body: Any, extra_headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (extra_headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None (after answering 413) when it is over the limit."""
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            self.close_connection = True
+            # Drain (bounded) what the client is sending, so it reads our answer instead of a reset.
+            left = min(length, 8 * MAX_BODY)
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            self._send_json(413, error_body("PayloadTooLarge", f"The request body is over {MAX_BODY} bytes.",
+                                            [{"limit": MAX_BODY, "size": length}]), {"connection": "close"})
+            return None
+        if length <= 0 and "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            chunks, size = [], 0
+            while True:
+                line = self.rfile.readline()
+                n = int(line.split(b";")[0].strip() or b"0", 16)
+                if n == 0:
+                    self.rfile.readline()
+                    break
+                size += n
+                if size > MAX_BODY:
+                    self.close_connection = True
+                    self._send_json(413, error_body("PayloadTooLarge", f"The request body is over {MAX_BODY} bytes."),
+                                    {"connection": "close"})
+                    return None
+                chunks.append(self.rfile.read(n))
+                self.rfile.readline()
+            return b"".join(chunks)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _safe(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("request %s %s failed", self.command, self.path)
+            try:
+                self._send_json(500, error_body("InternalError", "The local runtime failed; see its log."))
+            except OSError:
+                pass
+
+    # -- routes ----------------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802
+        self._safe(self._get)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._safe(self._get)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._safe(self._post)
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._safe(self._other)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._safe(self._other)
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._safe(self._other)
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _get(self) -> None:
+        path = self._path()
+        if path in ("/health", "/health/"):
+            self._send_json(200, self.server.health())
+        elif path == "/graphql" and self.headers.get("upgrade", "").lower() == "websocket":
+            handler = self.server.websocket_handler
+            if handler is None:
+                self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
+                                                                  "not served by this local runtime yet."))
+            else:
+                handler(self)
+        elif path == "/graphql" or _COMMAND_PATH.match(path):
+            self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
+        else:
+            self._not_found()
+
+    def _other(self) -> None:
+        path = self._path()
+        if path == "/graphql" or _COMMAND_PATH.match(path):
+            self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
+        else:
+            self._not_found()
+
+    def _not_found(self) -> None:
+        self._send_json(404, error_body("NotFound", f"No route for {self.command} {self._path()}."))
+
+    def _post(self) -> None:
+        path = self._path()
+        match = _COMMAND_PATH.match(path)
+        if not match and path != "/graphql":
+            self._read_body()
+            self._not_found()
+            return
+        raw = self._read_body()
+        if raw is None:
+            return
+        if match:
+            command_type = match.group(1)
+            actor = (self.headers.get("x-actor-id") or "").strip() or "anonymous"
+            status, body = self.server.runner.run(command_type, raw.decode("utf-8", errors="replace"), actor)
+            self._send_json(status, body)
+        else:
+            self._graphql(raw)
+
+    def _graphql(self, raw: bytes) -> None:
+        try:
+            request = json.loads(raw)
+            if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+                raise ValueError("expected a JSON object with a string 'query'")
+            variables = request.get("variables") or {}
+            if not isinstance(variables, dict):
+                raise ValueError("'variables' must be an object")
+            operation = request.get("operationName")
+            if operation is not None and not isinstance(operation, str):
+                raise ValueError("'operationName' must be a string")
+        except ValueError as exc:
+            self._send_json(400, {"data": None, "errors": [{"message": f"Bad GraphQL request: {exc}"}]})
+            return
+        graphql = self.server.graphql
+        if graphql is None:
+            self._send_json(503, {"data": None, "errors": [{"message": "No GraphQL schema (api/schema.graphql)."}]})
+            return
+        self._send_json(200, graphql.execute(request["query"], variables, operation))
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    runner: CommandRunner
+    graphql: Any
+    websocket_handler: Callable[[BaseHTTPRequestHandler], None] | None
+    health: Callable[[], dict[str, Any]]
+
+
+class LocalServer:
+    def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
+                 health: Callable[[], dict[str, Any]]) -> None:
+        self.httpd = _HTTPServer((host, port), _Handler)
+        self.httpd.runner = runner
+        self.httpd.graphql = graphql
+        self.httpd.websocket_handler = None
+        self.httpd.health = health
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def websocket_handler(self) -> Callable[[BaseHTTPRequestHandler], None] | None:
+        return self.httpd.websocket_handler
+
+    @websocket_handler.setter
+    def websocket_handler(self, handler: Callable[[BaseHTTPRequestHandler], None] | None) -> None:
+        self.httpd.websocket_handler = handler
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="chronicle-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+__all__ = ["CommandRunner", "LocalServer", "MAX_BODY", "HTTPStatus"]
