@@ -202,14 +202,23 @@ class StackBuilder:
         if value is not KeyError:
             return value
         res = self.stack.resources.get(name)
+        if res is not None and res.skipped:
+            return self._placeholder(res)
         if res is None or res.physical_id is None:
             raise TemplateError(f"Ref {name}: not a parameter or a created resource")
         return res.attributes.get("Ref", res.physical_id)
 
+    def _placeholder(self, res: Resource, attr: str = "") -> str:
+        """A reference to a resource that is not emulated (IAM, Logs, a layer ...): a recognisable dummy."""
+        log.debug("reference to %s%s, which is not emulated locally", res.logical_id, f".{attr}" if attr else "")
+        return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:not-emulated/{self.stack_name}-{res.logical_id}"
+
     def get_att(self, name: str, attr: str) -> Any:
         res = self.stack.resources.get(name)
-        if res is None or res.skipped:
-            raise TemplateError(f"GetAtt {name}.{attr}: resource not created locally")
+        if res is not None and res.skipped:
+            return self._placeholder(res, attr)
+        if res is None:
+            raise TemplateError(f"GetAtt {name}.{attr}: no such resource")
         if attr not in res.attributes:
             raise TemplateError(f"GetAtt {name}.{attr}: attribute not supported locally")
         return res.attributes[attr]
@@ -421,7 +430,8 @@ class StackBuilder:
         return self._role_arn
 
     def _create_AWS_Serverless_Function(self, res: Resource, props: dict[str, Any]) -> None:
-        p = self.resolve({k: v for k, v in props.items() if k != "Events"})
+        used = ("CodeUri", "Handler", "Runtime", "Timeout", "MemorySize", "Environment")
+        p = self.resolve({k: v for k, v in props.items() if k in used})  # not Layers, Policies, ...
         name = self._name(res, props, "FunctionName")
         code_uri = p.get("CodeUri")
         handler = p.get("Handler")
@@ -507,7 +517,8 @@ class StackBuilder:
         res.attributes = {"Arn": arn}
 
     def _create_AWS_Serverless_StateMachine(self, res: Resource, props: dict[str, Any]) -> None:
-        p = self.resolve({k: v for k, v in props.items() if k not in ("Events", "Policies", "Role")})
+        used = ("DefinitionUri", "Definition", "DefinitionString", "DefinitionSubstitutions", "Type", "StateMachineType")
+        p = self.resolve({k: v for k, v in props.items() if k in used})  # not Logging, Policies, Role, ...
         if "DefinitionUri" in p:
             uri = p["DefinitionUri"]
             if not isinstance(uri, str):
