@@ -37,6 +37,16 @@ def find_root(start: str | Path | None = None) -> Path:
     return here
 
 
+def _clear_process_caches() -> None:
+    """Forget boto3 clients the chronicle package cached for an earlier endpoint (lru_cache'd factories)."""
+    import sys
+
+    module = sys.modules.get("chronicle.aws")
+    for value in vars(module).values() if module else ():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
 class LocalRuntime:
     def __init__(self, root: str | Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
@@ -64,6 +74,7 @@ class LocalRuntime:
         self.startup_seconds = 0.0
         self._stopped = threading.Event()
         self._started = False
+        self._saved_env: dict[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -85,8 +96,10 @@ class LocalRuntime:
         t0 = time.monotonic()
         if not self.template_path.is_file():
             raise FileNotFoundError(f"{self.template_path} not found (run from the project directory)")
+        self._saved_env = dict(os.environ)
         self.emulator = Emulator(self.host, self.aws_port).start()
         try:
+            _clear_process_caches()
             registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
@@ -155,6 +168,11 @@ class LocalRuntime:
         seam.uninstall()
         if self.emulator is not None:
             self.emulator.stop()
+        if self._saved_env is not None:  # leave the process environment as we found it
+            for key in set(os.environ) - set(self._saved_env):
+                del os.environ[key]
+            os.environ.update(self._saved_env)
+            _clear_process_caches()
 
     def wait(self) -> None:
         """Block until :meth:`stop` (from a signal handler or another thread)."""
