@@ -57,7 +57,7 @@ def run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     print(runtime.banner(), flush=True)
-    while not stop_requested.wait(0.5):
+    while not stop_requested.wait(0.2):
         pass
     runtime.stop()
     print("Stopped.", flush=True)

@@ -138,7 +138,8 @@ class _MotoServer:
             return moto_app(environ, start_response)
 
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="chronicle-moto", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="chronicle-moto", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

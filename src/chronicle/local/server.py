@@ -272,7 +272,8 @@ class LocalServer:
         self.httpd.websocket_handler = handler
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="chronicle-http", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="chronicle-http", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
