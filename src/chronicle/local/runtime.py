@@ -186,6 +186,7 @@ class LocalRuntime:
             f"  GraphQL      {self.graphql_url}",
             f"  Health       {self.url}/health",
             f"  AWS endpoint {self.aws_endpoint}   (aws --endpoint-url {self.aws_endpoint} dynamodb list-tables)",
+            f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  State        {'ephemeral (nothing kept)' if self.ephemeral else self.state_dir}"
             + (f"  (loaded {sum(self.loaded.values())} items/objects)" if self.loaded else ""),
             f"  Started in   {self.startup_seconds:.1f} s",
