@@ -12,7 +12,8 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 
 def add_local_parser(subparsers: Any) -> None:

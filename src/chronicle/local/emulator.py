@@ -58,7 +58,7 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         configure_environment(self.endpoint, self.port)
         if not log.isEnabledFor(logging.DEBUG):
             # werkzeug logs every request; moto's ASL interpreter logs every caught error (a Catch is normal flow)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
 

@@ -25,7 +25,8 @@ import tempfile
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 log = logging.getLogger("chronicle.local.persistence")
 

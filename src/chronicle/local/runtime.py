@@ -90,7 +90,7 @@ class LocalRuntime:
         assert self.emulator is not None, "start() first"
         return self.emulator.endpoint
 
-    def start(self) -> "LocalRuntime":
+    def start(self) -> LocalRuntime:
         import boto3
 
         t0 = time.monotonic()

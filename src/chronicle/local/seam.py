@@ -43,10 +43,11 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 log = logging.getLogger("chronicle.local.seam")
 
@@ -298,7 +299,7 @@ def _lambda_event(event: dict[str, Any], target: dict[str, Any]) -> dict[str, An
         return json.loads(target["Input"])
     out = {k: v for k, v in event.items() if k not in ("ingestion-time", "replay-name")}
     if isinstance(out.get("time"), (int, float)):
-        out["time"] = datetime.fromtimestamp(out["time"], tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out["time"] = datetime.fromtimestamp(out["time"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return out
 
 

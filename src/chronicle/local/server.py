@@ -24,7 +24,8 @@ import time
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
@@ -85,7 +86,7 @@ class CommandRunner:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_HTTPServer"
+    server: _HTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "chronicle-local"
 

@@ -153,9 +153,9 @@ class StackBuilder:
                 values[name] = decl["Default"]
             else:
                 raise TemplateError(f"parameter {name} has no Default and no override")
-            if str(decl.get("Type", "")).startswith("List<") or decl.get("Type") == "CommaDelimitedList":
-                if isinstance(values[name], str):
-                    values[name] = values[name].split(",")
+            is_list = str(decl.get("Type", "")).startswith("List<") or decl.get("Type") == "CommaDelimitedList"
+            if is_list and isinstance(values[name], str):
+                values[name] = values[name].split(",")
         return values
 
     def pseudo(self, name: str) -> Any:
