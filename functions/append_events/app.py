@@ -20,6 +20,6 @@ def handler(event, context):
     if outcome.get("replayed"):
         metrics.add_metric(name="CommandReplayed", unit=MetricUnit.Count, value=1)
     else:
-        metrics.add_metric(name="EventsAppended", unit=MetricUnit.Count, value=len(outcome["events"]))
+        metrics.add_metric(name="EventsAppended", unit=MetricUnit.Count, value=len(outcome.pop("events")))
     logger.info("command stored", version=outcome["response"]["version"], replayed=bool(outcome.get("replayed")))
     return outcome

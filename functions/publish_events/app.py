@@ -1,4 +1,5 @@
-"""PublishEvents: put the stored events on the EventBridge bus (at least once; projections are idempotent)."""
+"""PublishEvents: read the command's stored events back and put them on the EventBridge bus (at least once;
+projections are idempotent)."""
 
 from aws_lambda_powertools import Logger
 
@@ -6,12 +7,13 @@ from chronicle import aws
 from chronicle.commands import publish
 
 logger = Logger()
+store = aws.event_store()
 events_client = aws.client("events")
 bus = aws.env("EVENT_BUS")
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    result = publish(event, events_client, bus)
+    result = publish(event, store, events_client, bus)
     logger.info("events published", **result)
     return result

@@ -24,6 +24,9 @@ from chronicle.eventstore.store import CommandAlreadyRecorded
 from chronicle.schemas import SchemaRegistry, registry
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locally too
+# Step Functions refuses an execution input (and any state's data) over 256 KiB. The raw body travels in the
+# input, so a bigger request cannot be a command; events travel between states only as keys (see `stream`).
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
 
 
@@ -43,8 +46,10 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
 
     raw = request.get("body")
     if isinstance(raw, str):
-        if len(raw.encode()) > MAX_REQUEST_BYTES:
-            raise PayloadTooLarge(f"The request body is over {MAX_REQUEST_BYTES} bytes.")
+        if len(raw.encode()) > MAX_EXECUTION_INPUT_BYTES:
+            raise PayloadTooLarge(f"The request body is over {MAX_EXECUTION_INPUT_BYTES} bytes, the most a "
+                                  "command can carry through its state machine.",
+                                  [{"bytes": len(raw.encode()), "limit": MAX_EXECUTION_INPUT_BYTES}])
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError as error:
@@ -88,7 +93,12 @@ def command_fingerprint(command: dict[str, Any]) -> str:
 
 
 def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader) -> dict[str, Any]:
-    """Load, decide and append atomically with the command-log record. Returns {"response", "events"}."""
+    """Load, decide and append atomically with the command-log record.
+
+    Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
+    The Lambda handler drops "events" before returning: state data is limited to 256 KiB, so PublishEvents reads
+    the events back by `stream`.
+    """
     aggregate = aggregate_for_command(command["commandType"])
     aggregate_id = command["aggregateId"]
     if command["idempotent"]:
@@ -131,7 +141,14 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
             raise
         return recorded
     loader.after_append(aggregate, aggregate_id, before, stored)
-    return {"response": response, "events": stored}
+    return {"response": response, "stream": stream_of(response), "events": stored}
+
+
+def stream_of(response: dict[str, Any]) -> dict[str, Any]:
+    """Where a command's events are: enough for PublishEvents to read them back."""
+    sequences = [e["eventSequence"] for e in response["events"]]
+    return {"aggregateId": response["aggregateId"], "fromSequence": min(sequences, default=0),
+            "toSequence": max(sequences, default=0)}
 
 
 def _conflict(aggregate_id: str, expected: int, actual: int) -> ConcurrencyConflict:
@@ -183,10 +200,9 @@ def _recorded_outcome(store: EventStore, command: dict) -> dict[str, Any] | None
             [{"commandId": command["commandId"], "firstCommandType": item["commandType"]["S"],
               "firstAggregateId": item["aggregateId"]["S"]}])
     response = json.loads(item["response"]["S"])
-    sequences = [e["eventSequence"] for e in response["events"]]
-    # Re-publish the same events: harmless for idempotent projections, and it heals a publish that failed.
-    events = store.read(response["aggregateId"], min(sequences), max(sequences), upcast=False) if sequences else []
-    return {"response": response, "events": events, "replayed": True}
+    # PublishEvents re-publishes the same events: harmless for idempotent projections, and it heals a publish
+    # that failed the first time.
+    return {"response": response, "stream": stream_of(response), "replayed": True}
 
 
 # ---- step 3: PublishEvents -----------------------------------------------------------------------------
@@ -206,8 +222,12 @@ class PublishFailed(Exception):
     """EventBridge refused some entries; the state machine retries the step."""
 
 
-def publish(outcome: dict[str, Any], events_client: Any, bus: str) -> dict[str, Any]:
-    entries = event_bridge_entries(outcome.get("events", []), bus)
+def publish(outcome: dict[str, Any], store: EventStore, events_client: Any, bus: str) -> dict[str, Any]:
+    """Put the command's stored events on the bus, read back from the store as they were written."""
+    stream = outcome["stream"]
+    events = store.read(stream["aggregateId"], stream["fromSequence"], stream["toSequence"], upcast=False) \
+        if stream["fromSequence"] else []
+    entries = event_bridge_entries(events, bus)
     for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
         result = events_client.put_events(Entries=entries[start:start + 10])
         if result.get("FailedEntryCount"):

@@ -41,7 +41,8 @@ def test_create_then_change_configuration_and_read_back(aws):
 
 def test_publish_puts_every_event_on_the_bus(aws):
     outcome = run("CreateProject", {"data": {"name": "Docs", "ownerId": "bob"}})
-    assert publish(outcome, chronicle_aws.client("events"), "chronicle-events") == {"published": 1}
+    assert publish(outcome, chronicle_aws.event_store(), chronicle_aws.client("events"), "chronicle-events") == {
+        "published": 1}
 
 
 @pytest.mark.parametrize("body, code, path", [
@@ -69,6 +70,7 @@ def test_idempotent_replay_and_key_reuse(aws):
     first = run("CreateProject", body)
     again = run("CreateProject", body)
     assert again["response"] == first["response"] and again["replayed"]
+    assert again["stream"] == {"aggregateId": "p-2", "fromSequence": 1, "toSequence": 1}
     assert len(chronicle_aws.event_store().read("p-2")) == 1
     with pytest.raises(errors.IdempotencyKeyReused):
         run("CreateProject", {**body, "data": {"name": "other", "ownerId": "a"}})
