@@ -97,10 +97,10 @@ class AggregateLoader:
                 ExpressionAttributeValues={":v": {"N": str(loaded.version)},
                                            ":b": {"S": built_with(aggregate, self.store)}})
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":  # else a newer one is there
                 log.warning("snapshot not written", extra={"aggregateId": aggregate_id, "error": str(error)})
-        except BotoCoreError as error:
-            log.warning("snapshot not written", extra={"aggregateId": aggregate_id, "error": str(error)})
+        except Exception as error:  # noqa: BLE001 - a snapshot is an optimisation: it must never fail a command
+            log.warning("snapshot not written", extra={"aggregateId": aggregate_id, "error": repr(error)})
 
     def _read_snapshot(self, aggregate: Aggregate, aggregate_id: str) -> dict[str, Any] | None:
         try:
