@@ -15,6 +15,8 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.schemas.cli import add_schemas_parser
+
 
 def add_local_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
     add_local_parser(subparsers)
+    add_schemas_parser(subparsers)
     return parser
 
 
