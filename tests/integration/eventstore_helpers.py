@@ -41,3 +41,22 @@ def created(name: str = "P", timestamp: str | None = None) -> dict[str, Any]:
 def changed(set_: dict[str, Any] | None = None, unset: list[str] | None = None,
             timestamp: str | None = None) -> dict[str, Any]:
     return record("ProjectConfigurationChanged", {"set": set_ or {}, "unset": sorted(set(unset or []))}, timestamp)
+
+
+class RequestCounter:
+    """Counts the DynamoDB requests a boto3 client sends (botocore's before-call event), by operation."""
+
+    def __init__(self, client):
+        self.client = client
+        self.calls: list[str] = []
+        client.meta.events.register("before-call.dynamodb", self._count, unique_id="chronicle-request-counter")
+
+    def _count(self, model, **_):
+        self.calls.append(model.name)
+
+    def reset(self) -> list[str]:
+        calls, self.calls = self.calls, []
+        return calls
+
+    def close(self) -> None:
+        self.client.meta.events.unregister("before-call.dynamodb", unique_id="chronicle-request-counter")
