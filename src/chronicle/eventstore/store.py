@@ -8,7 +8,8 @@ one TransactWriteItems, so a command's events and its command-log record are sto
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
+from collections.abc import Iterator
 
 import boto3
 from botocore.exceptions import ClientError
@@ -101,6 +102,12 @@ class EventStore:
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
                 raise AppendConflict(aggregate_id, expected_version) from None
+            if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():
+                # DynamoDB measured an item over its limit that our estimate let through (moto's limit is
+                # 405,000 bytes, AWS documents 409,600): the write was refused whole, so nothing is stored.
+                raise PayloadTooLarge(
+                    f"DynamoDB refused an event of this command as too large: {error.response['Error']['Message']}",
+                    [{"bytes": max(item_size(item) for item in items), "limit": MAX_ITEM_BYTES}]) from None
             raise
         return numbered
 
