@@ -4,7 +4,7 @@ A raised exception makes EventBridge retry with backoff (RetryPolicy in template
 to the dead-letter queue.
 """
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,7 +31,7 @@ def handler(event, context):
         logger.exception("projection failed")
         raise
     stored_at = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
-    lag_ms = (datetime.now(timezone.utc) - stored_at).total_seconds() * 1000
+    lag_ms = (datetime.now(UTC) - stored_at).total_seconds() * 1000
     metrics.add_metric(name="ProjectionLag", unit=MetricUnit.Milliseconds, value=lag_ms)
     if result.skipped:
         metrics.add_metric(name="DuplicateEventsSkipped", unit=MetricUnit.Count, value=1)

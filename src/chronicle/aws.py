@@ -4,7 +4,7 @@ Lambda pays for them at cold start only."""
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -14,7 +14,7 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)
 
@@ -26,14 +26,14 @@ def env(name: str) -> str:
         raise RuntimeError(f"environment variable {name} is not set (see template.yaml Globals)") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def event_store():
     from chronicle.eventstore import EventStore
 
     return EventStore(env("EVENT_TABLE"), os.environ.get("COMMAND_TABLE"), client=client("dynamodb"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def aggregate_loader():
     from chronicle.eventstore.snapshots import AggregateLoader
 

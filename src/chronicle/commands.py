@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from chronicle.domain import Aggregate, aggregate_for_command
@@ -32,7 +32,7 @@ MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger 
 
 def now_iso() -> str:
     """ISO-8601 UTC with millisecond precision (SPEC section 2); such strings sort as time does."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---- step 1: ValidateCommand ---------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError as error:
-            raise ValidationError("The request body is not valid JSON.", [{"path": "$", "message": str(error)}])
+            raise ValidationError("The request body is not valid JSON.", [{"path": "$", "message": str(error)}]) from None
     else:
         body = raw  # invoked directly with a parsed body (tests, `sam local invoke`)
     if not isinstance(body, dict):

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chronicle import aws
 from chronicle.domain import AGGREGATES
 from chronicle.errors import ValidationError
 from chronicle.eventstore.items import dumps
 from chronicle.projections import project as project_projection
+from datetime import UTC
 
 MAX_PAGE = 100
 
@@ -73,15 +75,15 @@ def _utc(value: str | None) -> str | None:
     """An AWSDateTime as the store's timestamp format (UTC, milliseconds, Z) so that strings compare as times."""
     if value is None:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError("asOf is not an ISO-8601 date-time.", [{"path": "$.asOf"}]) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | None = None) -> list[dict[str, Any]]:

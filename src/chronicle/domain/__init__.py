@@ -6,7 +6,8 @@ Nothing here does I/O. Handlers, the event store and the local runtime are adapt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from chronicle.errors import UnknownCommand
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import cached_property, lru_cache
+from functools import cached_property, cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ def json_path(path) -> str:
 class SchemaRegistry:
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self._validators: dict[Path, Draft202012Validator] = {}  # compiled once per process (cold starts)
 
     # ---- discovery -------------------------------------------------------------------------------
     @cached_property
@@ -69,11 +70,14 @@ class SchemaRegistry:
     def event_schema_path(self, event_type: str, version: int) -> Path:
         return self.root / "events" / event_type / f"v{version}.json"
 
-    @lru_cache(maxsize=None)
     def _validator(self, path: Path) -> Draft202012Validator:
-        schema = json.loads(path.read_text())
-        Draft202012Validator.check_schema(schema)
-        return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        validator = self._validators.get(path)
+        if validator is None:
+            schema = json.loads(path.read_text())
+            Draft202012Validator.check_schema(schema)
+            validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            self._validators[path] = validator
+        return validator
 
     def envelope_validator(self) -> Draft202012Validator:
         return self._validator(self.root / "command-envelope.json")
@@ -113,7 +117,7 @@ class SchemaRegistry:
         return {**event, "eventData": data, "version": str(current), "storedVersion": event["version"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry() -> SchemaRegistry:
     """The process-wide registry (compiled validators are cached on it)."""
     return SchemaRegistry(default_root())

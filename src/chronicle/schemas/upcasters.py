@@ -8,7 +8,8 @@ fails when a version N>1 has no upcaster from N-1, or when an upcaster's output 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 Data = dict[str, Any]
 
