@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 # SPEC section 4: error code -> HTTP status. The API Gateway response template and the local server both
-# follow this table (tests/unit/test_api_contract.py checks that api/openapi.yaml agrees).
+# follow this table (tests/unit/test_template.py checks that api/openapi.yaml agrees).
 HTTP_STATUS: dict[str, int] = {
     "ValidationError": 400,
     "UnknownCommand": 404,

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import seam
+from . import moto_atomic, seam
 from .emulator import REGION, Emulator
 from .stack import STACK_NAME, Stack, build_stack
 
@@ -100,6 +100,9 @@ class LocalRuntime:
         self.emulator = Emulator(self.host, self.aws_port).start()
         try:
             _clear_process_caches()
+            # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so
+            # the local event store keeps the guarantees DynamoDB gives in AWS (docs/eventstore.md).
+            moto_atomic.install()
             registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
@@ -166,6 +169,7 @@ class LocalRuntime:
             except Exception:  # noqa: BLE001
                 log.exception("saving local state on shutdown failed")
         seam.uninstall()
+        moto_atomic.uninstall()
         if self.emulator is not None:
             self.emulator.stop()
         if self._saved_env is not None:  # leave the process environment as we found it

@@ -1,0 +1,130 @@
+"""template.yaml, api/openapi.yaml and statemachine/*.asl.json agree with each other and with SPEC section 4.
+
+These are the checks cfn-lint and `sam validate` cannot make: every command has a state machine, a REST path and
+the right to be started; every SPEC error code maps to its HTTP status in the response template; nothing may
+update or delete an event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chronicle.errors import HTTP_STATUS
+from chronicle.local.stack import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+OPENAPI = yaml.load((ROOT / "api" / "openapi.yaml").read_text(), Loader=yaml.SafeLoader)  # noqa: S506
+COMMANDS = sorted(p.name.removesuffix(".asl.json") for p in (ROOT / "statemachine").glob("*.asl.json"))
+
+
+def _statements(resource: dict) -> list[dict]:
+    props = resource.get("Properties", {})
+    found = []
+    for policy in props.get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+        elif isinstance(policy, dict) and "PolicyDocument" in policy:
+            found += policy["PolicyDocument"]["Statement"]
+    return found
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_there_are_commands():
+    assert "CreateProject" in COMMANDS and "ChangeProjectConfiguration" in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_an_express_logged_state_machine(command):
+    machine = RESOURCES[f"{command}StateMachine"]
+    props = machine["Properties"]
+    assert machine["Type"] == "AWS::Serverless::StateMachine"
+    assert props["Type"] == "EXPRESS"
+    assert props["DefinitionUri"] == f"statemachine/{command}.asl.json"
+    assert props["Logging"]["Level"] in ("ALL", "ERROR")
+    definition = (ROOT / props["DefinitionUri"]).read_text()
+    for placeholder in set(re.findall(r"\$\{(\w+)\}", definition)):
+        assert placeholder in props["DefinitionSubstitutions"], placeholder
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_can_be_started_by_the_api_and_has_a_path(command):
+    role_resources = _statements(RESOURCES["CommandApiRole"])[0]["Resource"]
+    assert {"Ref": f"{command}StateMachine"} in role_resources
+    path = OPENAPI["paths"][f"/commands/{command}"]["post"]
+    assert path["x-chronicle-command"] == command
+    assert path["x-chronicle-state-machine"] == f"{command}StateMachine"
+    template = path["x-amazon-apigateway-integration"]["requestTemplates"]["application/json"]["Fn::Sub"]
+    assert f"${{{command}StateMachine}}" in template
+    assert f'\\"commandType\\": \\"{command}\\"' in template
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_fail_states_are_named_by_spec_codes(command):
+    asl = json.loads((ROOT / "statemachine" / f"{command}.asl.json").read_text())
+    fails = {name: state for name, state in asl["States"].items() if state["Type"] == "Fail"}
+    assert fails, "no Fail states"
+    for name, state in fails.items():
+        assert state["Error"] in HTTP_STATUS, f"{name}: {state['Error']} is not a SPEC error code"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_response_template_maps_every_spec_error_to_its_status(command):
+    responses = OPENAPI["paths"][f"/commands/{command}"]["post"]["x-amazon-apigateway-integration"]["responses"]
+    template = responses["default"]["responseTemplates"]["application/json"]
+    mapping = dict(re.findall(r'\$error == "(\w+)"\)\s*#set\(\$context\.responseOverride\.status = (\d+)\)',
+                              template))
+    expected = {code: status for code, status in HTTP_STATUS.items() if code != "InternalError"}
+    assert {code: int(status) for code, status in mapping.items()} == expected
+    # Step Functions refusing the input (over 256 KiB) is a 413, not a 500.
+    assert "InvalidExecutionInput" in responses["4\\d{2}"]["responseTemplates"]["application/json"]
+
+
+def test_no_function_may_update_or_delete_events():
+    event_table = {"Fn::GetAtt": ["EventStoreTable", "Arn"]}
+    for name, resource in RESOURCES.items():
+        for statement in _statements(resource):
+            if event_table not in _as_list(statement.get("Resource")):
+                continue
+            actions = set(_as_list(statement["Action"]))
+            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                                  "dynamodb:*"}, name
+            if name != "AppendEventsFunction":
+                assert actions <= {"dynamodb:GetItem", "dynamodb:Query"}, f"{name} may write events"
+
+
+def test_functions_use_the_shared_layer_and_a_supported_runtime():
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] in ("python3.12", "python3.13")
+    assert function_globals["Layers"] == [{"Ref": "ChronicleLayer"}]
+    assert RESOURCES["ChronicleLayer"]["Metadata"]["BuildMethod"] == "makefile"
+    for name, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            handler_dir = ROOT / resource["Properties"]["CodeUri"]
+            assert (handler_dir / "app.py").is_file(), name
+
+
+def test_projector_is_fed_by_a_rule_on_the_bus_with_a_dead_letter_queue():
+    events = RESOURCES["ProjectProjectorFunction"]["Properties"]["Events"]
+    rule = next(iter(events.values()))
+    assert rule["Type"] == "EventBridgeRule"
+    assert rule["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+    assert rule["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["ProjectionDeadLetterQueue", "Arn"]}
+
+
+def test_every_graphql_query_field_has_a_resolver():
+    schema = (ROOT / "api" / "schema.graphql").read_text()
+    query_block = re.search(r"type Query\s*\{(.*?)\}", schema, re.S).group(1)
+    fields = set(re.findall(r"^\s*(\w+)\s*[(:]", query_block, re.M))
+    resolved = {r["Properties"]["FieldName"] for r in RESOURCES.values()
+                if r["Type"] == "AWS::AppSync::Resolver" and r["Properties"]["TypeName"] == "Query"}
+    assert fields == resolved
