@@ -14,7 +14,7 @@ from datetime import datetime, UTC
 from typing import Any
 
 from chronicle.domain import Aggregate, aggregate_for_command
-from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, ConcurrencyConflict,
+from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, ChronicleError, ConcurrencyConflict,
                               IdempotencyKeyReused, PayloadTooLarge, StreamContention, UnknownCommand,
                               ValidationError)
 from chronicle.eventstore import NO_STREAM, AppendConflict, EventStore
@@ -100,12 +100,25 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
     the events back by `stream`.
     """
     aggregate = aggregate_for_command(command["commandType"])
-    aggregate_id = command["aggregateId"]
     if command["idempotent"]:
         recorded = _recorded_outcome(store, command)
         if recorded is not None:
             return recorded
+    try:
+        return _decide_and_append(aggregate, command, store, loader)
+    except ChronicleError:
+        # This step may run again for one command: Step Functions retries it when Lambda's answer is lost, with the
+        # same commandId (made by ValidateCommand). If an earlier attempt stored the command, the stream has moved
+        # and this attempt is refused (conflict, rule, already exists): answer what was stored instead.
+        recorded = _recorded_outcome(store, command)
+        if recorded is not None:
+            return recorded
+        raise
 
+
+def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: EventStore,
+                       loader: AggregateLoader) -> dict[str, Any]:
+    aggregate_id = command["aggregateId"]
     is_create = command["commandType"] in aggregate.create_commands
     expected = command.get("expectedVersion")
     if is_create:
@@ -124,7 +137,9 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
     new_events = aggregate.decide(command["commandType"], command["data"], before.state)
     records = _records(aggregate, command, new_events, before)
     response = _response(aggregate, command, before.version, records)
-    log_item = _command_log_item(command, response) if command["idempotent"] else None
+    # Every command is recorded with its events (one TransactWriteItems), whoever chose its commandId: that is
+    # what makes a retried step, or a client retrying with its commandId, store nothing twice.
+    log_item = _command_log_item(command, response)
     try:
         stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item)
     except AppendConflict:

@@ -84,3 +84,22 @@ def test_update_of_missing_stream_and_stale_expected_version(aws):
         run("ChangeProjectConfiguration", {"aggregateId": "p-3", "expectedVersion": 5, "data": {"set": {"a": 1}}})
     with pytest.raises(errors.BusinessRuleViolation):
         run("ChangeProjectConfiguration", {"aggregateId": "p-3", "data": {}})
+
+
+@pytest.mark.parametrize("body", [
+    {"data": {"name": "A", "ownerId": "a"}},  # create, server-made ids
+    {"aggregateId": "p-retry", "data": {"set": {"tier": "gold"}}},  # change, no expectedVersion
+    {"aggregateId": "p-retry", "expectedVersion": 1, "data": {"set": {"tier": "gold"}}},  # change, pinned
+])
+def test_a_step_run_again_after_its_answer_was_lost_stores_nothing_twice(aws, body):
+    """Step Functions retries DecideAndAppend on Lambda service errors with the same input (same commandId):
+    the second attempt must answer what the first stored, not a conflict, and append nothing."""
+    store, loader = chronicle_aws.event_store(), chronicle_aws.aggregate_loader()
+    run("CreateProject", {"aggregateId": "p-retry", "data": {"name": "R", "ownerId": "r"}})
+    command_type = "CreateProject" if "aggregateId" not in body else "ChangeProjectConfiguration"
+    command = validate_request({"commandType": command_type, "body": json.dumps(body), "actorId": "alice"})
+    assert command["idempotent"] is False  # the client gave no commandId
+    first = decide_and_append(dict(command), store, loader)
+    again = decide_and_append(dict(command), store, loader)
+    assert again["response"] == first["response"]
+    assert store.version(command["aggregateId"]) == first["response"]["version"]
