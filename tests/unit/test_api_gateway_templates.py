@@ -1,0 +1,156 @@
+"""The mapping templates of api/openapi.yaml, rendered (tests/unit/apigateway_vtl.py) as API Gateway would:
+
+- the request template turns any raw body into a StartSyncExecution request whose `input` is the state machine
+  input ValidateCommand reads, byte for byte, whatever the body holds (quotes, backslashes, newlines, unicode);
+- the response template turns each StartSyncExecution answer into the SPEC status and body (it answers 200 even
+  when the execution failed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apigateway_vtl import escape_java_script, render
+from chronicle.commands import validate_request
+from chronicle.errors import HTTP_STATUS
+
+ROOT = Path(__file__).resolve().parents[2]
+OPENAPI = yaml.load((ROOT / "api" / "openapi.yaml").read_text(), Loader=yaml.SafeLoader)  # noqa: S506
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:chronicle-{}"
+COMMANDS = ["CreateProject", "ChangeProjectConfiguration"]
+
+
+def integration(command: str) -> dict:
+    return OPENAPI["paths"][f"/commands/{command}"]["post"]["x-amazon-apigateway-integration"]
+
+
+def request_template(command: str) -> str:
+    template = integration(command)["requestTemplates"]["application/json"]["Fn::Sub"]
+    return template.replace(f"${{{command}StateMachine}}", ARN.format(command))  # what Fn::Sub does
+
+
+def start_sync_execution_request(command: str, body: str, context: dict | None = None) -> dict:
+    output, _ = render(request_template(command), body, context)
+    return json.loads(output)
+
+
+BODIES = [
+    '{"data":{"name":"Demo","ownerId":"alice"}}',
+    '{"data":{"name":"O\'Brien \\"quoted\\" back\\\\slash /slash","ownerId":"a"}}',
+    '{"data":{"name":"line\\nbreak\\ttab","ownerId":"a","description":"multi\nline raw"}}',
+    '{"data":{"name":"Zoë ☃ 🚀 中文","ownerId":"a"}}',
+    '{"data":{"name":"$velocity #if ${x}","ownerId":"a"}}',
+    'not json at all \' " \\',
+    "",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("body", BODIES)
+def test_request_template_carries_the_raw_body_exactly(command, body):
+    request = start_sync_execution_request(command, body, {"requestId": "req-42",
+                                                           "identity": {"userArn": "arn:aws:iam::1:user/o'neil"}})
+    assert request["stateMachineArn"] == ARN.format(command)
+    assert request["name"] == "req-42"
+    execution_input = json.loads(request["input"])
+    assert execution_input == {"commandType": command, "body": body, "actorId": "arn:aws:iam::1:user/o'neil",
+                               "requestId": "req-42"}
+
+
+def test_the_state_machine_input_is_what_validate_command_accepts():
+    body = '{"data":{"name":"Zoë \\"Q\\"","ownerId":"alice"}}'
+    request = start_sync_execution_request("CreateProject", body, {"authorizer": {"principalId": "alice"}})
+    command = validate_request(json.loads(request["input"]))
+    assert command["data"] == {"name": 'Zoë "Q"', "ownerId": "alice"}
+    assert command["actorId"] == "alice"
+
+
+def test_actor_comes_from_the_authorizer_before_the_iam_identity():
+    context = {"authorizer": {"claims": {"sub": "cognito-sub"}}, "identity": {"userArn": "arn:user"}}
+    assert json.loads(start_sync_execution_request("CreateProject", "{}", context)["input"])["actorId"] == "cognito-sub"
+    assert json.loads(start_sync_execution_request("CreateProject", "{}")["input"])["actorId"] == ""
+
+
+def respond(command: str, answer: dict, selection: str = "default") -> tuple[int, dict]:
+    responses = integration(command)["responses"]
+    output, context = render(responses[selection]["responseTemplates"]["application/json"], json.dumps(answer))
+    status = context["responseOverride"].get("status", int(responses[selection]["statusCode"]))
+    return status, json.loads(output)
+
+
+def lambda_error_cause(code: str, body: dict) -> str:
+    """What Step Functions puts in `cause` for a Fail state fed by a lambda:invoke Catch with CausePath $.Cause."""
+    return json.dumps({"errorMessage": json.dumps(body), "errorType": code, "requestId": "r",
+                       "stackTrace": ['  File "/var/task/app.py", line 1, in handler\n']})
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_success_is_the_execution_output(command):
+    body = {"aggregateId": "p-1", "aggregateType": "Project", "version": 1, "commandId": "c", "correlationId": "k",
+            "events": [{"eventId": "e", "eventType": "ProjectCreated", "eventSequence": 1, "version": "2"}]}
+    status, answer = respond(command, {"status": "SUCCEEDED", "output": json.dumps(body)})
+    assert (status, answer) == (200, body)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("code", [c for c in HTTP_STATUS if c != "InternalError"])
+def test_each_spec_error_gets_its_status_and_body(command, code):
+    body = {"error": code, "message": "It's \"refused\" — here's why\n", "details": [{"path": "$.data.name"}]}
+    status, answer = respond(command, {"status": "FAILED", "error": code, "cause": lambda_error_cause(code, body)})
+    assert (status, answer) == (HTTP_STATUS[code], body)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_error_whose_message_is_plain_text_still_answers_spec_json(command):
+    cause = json.dumps({"errorMessage": "Task timed out after 25.00 seconds: it's \"slow\"", "errorType": "x"})
+    status, answer = respond(command, {"status": "FAILED", "error": "ConcurrencyConflict", "cause": cause})
+    assert status == 409
+    assert answer == {"error": "ConcurrencyConflict", "message": 'Task timed out after 25.00 seconds: it\'s "slow"',
+                      "details": []}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("error", ["InternalError", "States.Timeout", "States.Runtime", ""])
+def test_internal_and_unknown_failures_are_500_without_internals(command, error):
+    cause = lambda_error_cause("KeyError", {"secret": "stack"})
+    status, answer = respond(command, {"status": "FAILED", "error": error, "cause": cause})
+    assert status == 500
+    assert answer["error"] == "InternalError" and "secret" not in json.dumps(answer)
+    status, answer = respond(command, {"status": "TIMED_OUT"})
+    assert status == 500 and answer["error"] == "InternalError"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_input_over_the_step_functions_limit_is_413(command):
+    refusal = {"__type": "com.amazonaws.swf.service.v2.model#InvalidExecutionInput", "message": "too big"}
+    status, answer = respond(command, refusal, "4\\d{2}")
+    assert (status, answer["error"]) == (413, "PayloadTooLarge")
+    status, answer = respond(command, {"__type": "AccessDeniedException"}, "4\\d{2}")
+    assert (status, answer["error"]) == (500, "InternalError")
+
+
+def test_unknown_command_path_is_404_json():
+    mock = OPENAPI["paths"]["/commands/{CommandType}"]["post"]["x-amazon-apigateway-integration"]
+    template = mock["responses"]["default"]["responseTemplates"]["application/json"]
+    output, _ = render(template, "", {"path": "/v1/commands/Drop'Table\"s"})
+    assert json.loads(output)["error"] == "UnknownCommand"
+    assert mock["responses"]["default"]["statusCode"] == "404"
+
+
+@pytest.mark.parametrize("name", list(OPENAPI["x-amazon-apigateway-gateway-responses"]))
+def test_gateway_responses_are_spec_json(name):
+    gateway = OPENAPI["x-amazon-apigateway-gateway-responses"][name]
+    # $context.error.messageString is already a quoted JSON string in API Gateway.
+    output, _ = render(gateway["responseTemplates"]["application/json"], "",
+                       {"error": {"messageString": json.dumps("Missing 'thing' \"here\"")}})
+    body = json.loads(output)
+    assert set(body) == {"error", "message", "details"}
+
+
+def test_escape_java_script_matches_commons_lang():
+    assert escape_java_script("a'b\"c\\d/e\n\u00e9\u2603\U0001F680\x01") == (
+        "a\\'b\\\"c\\\\d\\/e\\n\\u00E9\\u2603\\uD83D\\uDE80\\u0001")
