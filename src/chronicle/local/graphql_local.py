@@ -5,19 +5,24 @@ they are prepended here (only those the schema does not define itself) so the ve
 
 Resolvers: every ``Query`` field calls ``chronicle.queries.resolve(field_name, arguments)`` (the same function
 the GraphQL resolver Lambda uses in AWS). ``Mutation`` fields behave like AppSync's NONE data source: they
-return their arguments (that is how the subscription-publishing mutations work). Subscriptions are served over
-WebSocket by the server (see ``server.py``); this module exposes :meth:`LocalGraphQL.subscribe_fields` for it.
+return their arguments (that is how the subscription-publishing mutations work), and every mutation's result is
+pushed to the subscribers of that mutation (``self.hub``, see ``subscriptions.py``; served by ``websocket.py``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
+from graphql import GraphQLError, GraphQLSchema, OperationType, build_schema, graphql_sync
+
+from .subscriptions import DocumentErrors, SubscriptionHub, prepare
+
+log = logging.getLogger(__name__)
 
 APPSYNC_SCALARS = ["AWSDate", "AWSTime", "AWSDateTime", "AWSTimestamp", "AWSEmail", "AWSJSON", "AWSURL",
                    "AWSPhone", "AWSIPAddress"]
@@ -78,6 +83,7 @@ class LocalGraphQL:
         if query is not None:
             for name, field in query.fields.items():
                 field.resolve = self._query_resolver(name)
+        self.hub = SubscriptionHub(self.schema)
         mutation = self.schema.mutation_type
         if mutation is not None:
             for field in mutation.fields.values():
@@ -99,7 +105,28 @@ class LocalGraphQL:
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [self._format_error(e) for e in result.errors]
+        elif result.data:
+            self._publish_mutation(query, operation_name, result.data)
         return out
+
+    def _publish_mutation(self, query: str, operation_name: str | None, data: dict[str, Any]) -> None:
+        """A mutation's result goes to the subscribers of that mutation (@aws_subscribe), as in AppSync."""
+        try:
+            _, operation = prepare(self.schema, query, operation_name)
+        except DocumentErrors:
+            return
+        if operation.operation != OperationType.MUTATION:
+            return
+        for selection in operation.selection_set.selections:
+            name = selection.name.value  # type: ignore[attr-defined]
+            key = selection.alias.value if selection.alias else name  # type: ignore[attr-defined]
+            self.hub.publish(name, data.get(key))
+
+    def run_rule_target(self, operation: str, variables: Any) -> None:
+        """An EventBridge rule's AppSync target (AppSyncParameters.GraphQLOperation) run locally."""
+        out = self.execute(operation, variables if isinstance(variables, dict) else {})
+        if out.get("errors"):
+            log.warning("EventBridge -> GraphQL operation failed: %s", out["errors"])
 
     @staticmethod
     def _format_error(error: GraphQLError) -> dict[str, Any]:

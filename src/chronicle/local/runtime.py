@@ -14,6 +14,7 @@ One runtime per process: the seam patches moto's classes and the environment is 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -68,6 +69,7 @@ class LocalRuntime:
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
+        self.websocket: Any = None
         self.persister: Any = None
         self.server: Any = None
         self.loaded: dict[str, int] = {}
@@ -130,10 +132,17 @@ class LocalRuntime:
             if self.schema_path.is_file():
                 kwargs = {"resolve": self.graphql_resolve} if self.graphql_resolve else {}
                 graphql = LocalGraphQL(self.schema_path, **kwargs)
+            if graphql is not None:
+                self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
             runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
                                    after_success=lambda: dispatcher.wait_idle(self.settle_timeout))
             self.server = LocalServer(self.host, self.port, runner, graphql, self.health)
+            if graphql is not None:
+                from .websocket import GraphQLWebSocket
+
+                self.websocket = GraphQLWebSocket(graphql, graphql.hub)
+                self.server.websocket_handler = self.websocket
             self.server.start()
         except BaseException:
             self.stop(save=False)
@@ -141,6 +150,22 @@ class LocalRuntime:
         self._started = True
         self.startup_seconds = time.monotonic() - t0
         return self
+
+    def _wire_subscriptions(self, graphql: Any) -> None:
+        """The template's EventBridge -> AppSync rule targets, run against the local GraphQL API."""
+        from .subscriptions import transform_input
+
+        for target in self.stack.graphql_targets:
+            def run(event: dict[str, Any], target: Any = target) -> None:
+                if target.input is not None:
+                    variables = json.loads(target.input)
+                elif target.input_transformer:
+                    variables = transform_input(target.input_transformer, event)
+                else:
+                    variables = event
+                graphql.run_rule_target(target.operation, variables)
+
+            seam.on_rule(target.rule, run)
 
     def health(self) -> dict[str, Any]:
         stack = self.stack
@@ -159,6 +184,8 @@ class LocalRuntime:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.websocket is not None:
+            self.websocket.close_all()
         if self.server is not None:
             self.server.stop()
         if self.dispatcher is not None:
@@ -188,6 +215,7 @@ class LocalRuntime:
             "Chronicle local runtime",
             f"  Command API  {self.url}/commands/<CommandType>",
             f"  GraphQL      {self.graphql_url}",
+            f"  Subscribe    {self.graphql_url.replace('http://', 'ws://')}   (graphql-transport-ws)",
             f"  Health       {self.url}/health",
             f"  AWS endpoint {self.aws_endpoint}   (aws --endpoint-url {self.aws_endpoint} dynamodb list-tables)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",

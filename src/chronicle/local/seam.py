@@ -232,6 +232,13 @@ class EventDispatcher:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def submit_call(self, call: Callable[[], Any]) -> None:
+        """Run ``call`` on the dispatcher thread, after everything submitted before it (targets run locally by
+        Chronicle itself, such as a rule's AppSync target)."""
+        with self._cond:
+            self._pending += 1
+        self._queue.put(call)
+
     def submit(self, account_id: str, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
         with self._cond:
             self._pending += 1
@@ -254,7 +261,10 @@ class EventDispatcher:
             if item is None:
                 return
             try:
-                self._deliver(*item)
+                if callable(item):
+                    item()
+                else:
+                    self._deliver(*item)
             except Exception:  # noqa: BLE001 - the dispatcher must survive anything
                 log.exception("event delivery crashed")
             finally:
@@ -308,6 +318,13 @@ def _lambda_event(event: dict[str, Any], target: dict[str, Any]) -> dict[str, An
 
 _installed: dict[str, Any] = {}
 _install_lock = threading.Lock()
+# rule name -> callbacks for targets moto cannot deliver and Chronicle runs itself (an AppSync target).
+_rule_callbacks: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
+
+
+def on_rule(rule_name: str, callback: Callable[[dict[str, Any]], Any]) -> None:
+    """Call ``callback(event)`` on the dispatcher thread for each event rule ``rule_name`` matches."""
+    _rule_callbacks.setdefault(rule_name, []).append(callback)
 
 
 def _resolve(target: tuple[str, str, str, list[str]]) -> tuple[type, Callable[..., Any]]:
@@ -352,6 +369,10 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
             return invoke_in_process(registry, self, event)
 
         def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+            local = _rule_callbacks.get(self.name)
+            if local and self.event_pattern.matches_event(original_event):
+                for callback in local:
+                    dispatcher.submit_call(lambda callback=callback: callback(copy.deepcopy(original_event)))
             lambda_targets = [t for t in self.targets if ":lambda:" in t.get("Arn", "")]
             if not lambda_targets:
                 return rule_original(self, original_event, transform_input)
@@ -383,6 +404,7 @@ def _uninstall_locked() -> None:
     _installed["rule_cls"].send_to_targets = _installed["rule_original"]
     _installed["dispatcher"].stop()
     _installed.clear()
+    _rule_callbacks.clear()
 
 
 def uninstall() -> None:

@@ -10,7 +10,7 @@ itself and understands the small part of CloudFormation the project uses:
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``/``Conditions`` (Equals/Not/And/Or);
 - resources: ``AWS::DynamoDB::Table``, ``AWS::Events::EventBus``, ``AWS::S3::Bucket``, ``AWS::SQS::Queue``,
   ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` events),
-  ``AWS::Events::Rule`` (Lambda/SQS targets), ``AWS::Serverless::StateMachine`` /
+  ``AWS::Events::Rule`` (Lambda/SQS targets; AppSync targets go to ``Stack.graphql_targets``), ``AWS::Serverless::StateMachine`` /
   ``AWS::StepFunctions::StateMachine`` (DefinitionUri/Definition + DefinitionSubstitutions).
   Everything else (IAM, Logs, Api, AppSync, layers, alarms ...) is skipped with a debug log.
 
@@ -97,12 +97,23 @@ class Resource:
 
 
 @dataclass
+class GraphQLTarget:
+    """An EventBridge rule target that calls the GraphQL API (AppSyncParameters)."""
+
+    rule: str
+    operation: str
+    input_transformer: dict[str, Any] | None = None
+    input: str | None = None
+
+
+@dataclass
 class Stack:
     template_path: Path
     resources: dict[str, Resource] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     handlers: dict[str, HandlerSpec] = field(default_factory=dict)  # function name -> code
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
+    graphql_targets: list[GraphQLTarget] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type == type_ and not r.skipped]
@@ -505,7 +516,11 @@ class StackBuilder:
         arn = self.client("events").put_rule(**args)["RuleArn"]
         targets = []
         for t in p.get("Targets") or []:
-            if ":lambda:" in t.get("Arn", "") or ":sqs:" in t.get("Arn", ""):
+            if "AppSyncParameters" in t:  # moto cannot call AppSync: the local runtime runs these itself
+                self.stack.graphql_targets.append(GraphQLTarget(
+                    rule=name, operation=t["AppSyncParameters"]["GraphQLOperation"],
+                    input_transformer=t.get("InputTransformer"), input=t.get("Input")))
+            elif ":lambda:" in t.get("Arn", "") or ":sqs:" in t.get("Arn", ""):
                 keep = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig",
                         "SqsParameters")
                 targets.append({k: v for k, v in t.items() if k in keep})

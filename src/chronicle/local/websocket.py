@@ -1,0 +1,187 @@
+"""``GET /graphql`` with ``Upgrade: websocket``: the graphql-transport-ws protocol (SPEC section 5, locally).
+
+The HTTP server already parsed the upgrade request, so the connection is driven with websockets' sans-I/O
+``ServerProtocol`` over the handler's socket. Protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md):
+``connection_init`` -> ``connection_ack``; ``subscribe {id, payload: {query, variables, operationName}}`` ->
+``next`` per published change (``error`` for an invalid document); ``complete`` ends a subscription; ``ping`` ->
+``pong``. Protocol violations close the socket with the 44xx codes the protocol names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+
+from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription, prepare
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = Subprotocol("graphql-transport-ws")
+
+
+class GraphQLWebSocket:
+    """The server's ``websocket_handler``: one call per connection, on that connection's thread."""
+
+    def __init__(self, graphql: Any, hub: SubscriptionHub) -> None:
+        self.graphql = graphql
+        self.hub = hub
+        self._connections: set[_Connection] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True  # the socket is ours from here on, never another HTTP request
+        connection = _Connection(handler, self)
+        with self._lock:
+            self._connections.add(connection)
+        try:
+            connection.run()
+        finally:
+            with self._lock:
+                self._connections.discard(connection)
+
+    def close_all(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close(1001, "server shutting down")
+
+
+class _Connection:
+    def __init__(self, handler: BaseHTTPRequestHandler, server: GraphQLWebSocket) -> None:
+        self.handler = handler
+        self.server = server
+        self.protocol = ServerProtocol(subprotocols=[SUBPROTOCOL])
+        self.acknowledged = False
+        self.subscriptions: dict[str, list[Any]] = {}
+        self._send_lock = threading.Lock()
+
+    # -- I/O ---------------------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.handler.connection.sendall(data)
+            else:  # the protocol's signal to half-close: the peer then closes and our read sees EOF
+                self.handler.connection.shutdown(socket.SHUT_WR)
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self._send_lock:
+            if self.protocol.state is not State.OPEN:
+                raise ConnectionError("closed")
+            self.protocol.send_text(json.dumps(message).encode())
+            self._flush()
+
+    def close(self, code: int, reason: str) -> None:
+        with self._send_lock:
+            if self.protocol.state is State.OPEN:
+                self.protocol.send_close(code, reason)
+                try:
+                    self._flush()
+                except OSError:
+                    pass
+
+    def run(self) -> None:
+        # The protocol's parser starts by reading the HTTP request: give it the one the HTTP server consumed.
+        head = self.handler.requestline + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self.handler.headers.items())
+        self.protocol.receive_data((head + "\r\n").encode("latin-1"))
+        request = self.protocol.events_received()[0]
+        response = self.protocol.accept(request)
+        if response.status_code == 101 and SUBPROTOCOL not in (response.headers.get("Sec-WebSocket-Protocol") or ""):
+            response = self.protocol.reject(400, "Use the graphql-transport-ws subprotocol.\n")
+        with self._send_lock:
+            self.protocol.send_response(response)
+            self._flush()
+        if response.status_code != 101:
+            return
+        try:
+            while self.protocol.state is not State.CLOSED:
+                data = self.handler.rfile.read1(65536)
+                if data:
+                    self.protocol.receive_data(data)
+                else:
+                    self.protocol.receive_eof()
+                for frame in self.protocol.events_received():
+                    if frame.opcode is Opcode.TEXT:
+                        self.on_message(frame.data.decode("utf-8", errors="replace"))
+                    elif frame.opcode is Opcode.BINARY:
+                        self.close(4400, "Binary frames are not part of graphql-transport-ws")
+                with self._send_lock:
+                    self._flush()  # pongs and close frames the protocol queued itself
+                if not data:
+                    break
+        except OSError:
+            pass
+        finally:
+            for registered in self.subscriptions.values():
+                self.server.hub.unsubscribe(registered)
+            self.subscriptions.clear()
+
+    # -- graphql-transport-ws ------------------------------------------------------------------------------
+    def on_message(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+            kind = message["type"]
+        except (ValueError, KeyError, TypeError):
+            self.close(4400, "Invalid message")
+            return
+        if kind == "connection_init":
+            if self.acknowledged:
+                self.close(4429, "Too many initialisation requests")
+            else:
+                self.acknowledged = True
+                self.send({"type": "connection_ack"})
+        elif kind == "ping":
+            self.send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            self.on_subscribe(message)
+        elif kind == "complete":
+            registered = self.subscriptions.pop(str(message.get("id")), None)
+            if registered:
+                self.server.hub.unsubscribe(registered)
+        else:
+            self.close(4400, f"Unknown message type {kind!r}")
+
+    def on_subscribe(self, message: dict[str, Any]) -> None:
+        if not self.acknowledged:
+            self.close(4401, "Unauthorized")
+            return
+        sub_id, payload = message.get("id"), message.get("payload")
+        if not isinstance(sub_id, str) or not isinstance(payload, dict):
+            self.close(4400, "subscribe needs a string id and a payload object")
+            return
+        if sub_id in self.subscriptions:
+            self.close(4409, f"Subscriber for {sub_id} already exists")
+            return
+        variables = payload.get("variables") or {}
+        try:
+            if not isinstance(variables, dict):
+                raise DocumentErrors([])
+            document, operation = prepare(self.server.graphql.schema, payload.get("query"),
+                                          payload.get("operationName"))
+        except DocumentErrors as problem:
+            errors = [e.formatted for e in problem.errors] or [{"message": "'variables' must be an object"}]
+            self.send({"type": "error", "id": sub_id, "payload": errors})
+            return
+        if not is_subscription(operation):  # a query or mutation over the socket: one result, then complete
+            result = self.server.graphql.execute(payload["query"], variables, payload.get("operationName"))
+            self.send({"type": "next", "id": sub_id, "payload": result})
+            self.send({"type": "complete", "id": sub_id})
+            return
+
+        def send(result: dict[str, Any], sub_id: str = sub_id) -> None:
+            self.send({"type": "next", "id": sub_id, "payload": result})
+
+        try:
+            self.subscriptions[sub_id] = self.server.hub.subscribe(document, operation, variables, send)
+        except DocumentErrors as problem:  # variables that do not fit the operation
+            self.send({"type": "error", "id": sub_id, "payload": [e.formatted for e in problem.errors]})
