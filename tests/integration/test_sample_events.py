@@ -60,6 +60,31 @@ def test_append_then_publish_samples(aws):
     assert handler("publish_events")(sample("publish_events", "project-created"), Context()) == {"published": 1}
 
 
+def test_republish_batch_sample_and_a_partial_failure(aws, monkeypatch):
+    handler("append_events")(sample("append_events", "create-project"), Context())
+    publish_events = handler("publish_events")
+    batch = sample("publish_events", "republish-batch")
+    assert publish_events(batch, Context()) == {"batchItemFailures": []}
+    # a record whose put is refused goes back to the queue; the others are done
+    refused = json.loads(json.dumps(batch["Records"][0]))
+    refused["messageId"] = "refused"
+    refused["body"] = json.dumps({"stream": {"aggregateId": "sample-project-1", "fromSequence": 1,
+                                             "toSequence": 1}, "note": "refused"})
+    calls = []
+
+    def put_events(Entries):  # noqa: N803 - boto3's parameter name
+        calls.append(Entries)
+        if len(calls) == 2:
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}]}
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]}
+
+    import chronicle.aws as chronicle_aws
+
+    monkeypatch.setattr(chronicle_aws.client("events"), "put_events", put_events)
+    result = handler("publish_events")({"Records": [batch["Records"][0], refused]}, Context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "refused"}]}
+
+
 def test_projector_then_resolver_samples(aws):
     result = handler("project_projector")(sample("project_projector", "project-created-v1"), Context())
     assert result == {"applied": 1, "skipped": False, "version": 1}

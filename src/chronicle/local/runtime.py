@@ -70,6 +70,7 @@ class LocalRuntime:
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
         self.websocket: Any = None
+        self.poller: Any = None
         self.persister: Any = None
         self.server: Any = None
         self.loaded: dict[str, int] = {}
@@ -137,6 +138,11 @@ class LocalRuntime:
             dispatcher = self.dispatcher
             runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
                                    after_success=lambda: dispatcher.wait_idle(self.settle_timeout))
+            if self.stack.queue_consumers:
+                from .queues import QueuePoller
+
+                self.poller = QueuePoller(session.client("sqs"), self.stack.queue_consumers)
+                self.poller.start()
             self.server = LocalServer(self.host, self.port, runner, graphql, self.health)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
@@ -178,6 +184,7 @@ class LocalRuntime:
             "tables": stack.tables if stack else {},
             "events": {"delivered": self.dispatcher.delivered, "failed": self.dispatcher.failed}
             if self.dispatcher else {},
+            "queues": {"processed": self.poller.processed, "failed": self.poller.failed} if self.poller else {},
         }
 
     def stop(self, save: bool = True) -> None:
@@ -188,6 +195,8 @@ class LocalRuntime:
             self.websocket.close_all()
         if self.server is not None:
             self.server.stop()
+        if self.poller is not None:
+            self.poller.stop()
         if self.dispatcher is not None:
             self.dispatcher.wait_idle(self.settle_timeout)
         if self.persister is not None:

@@ -9,7 +9,7 @@ itself and understands the small part of CloudFormation the project uses:
   ``Fn::GetAtt`` (``Arn``, ``Name``, ``StreamArn``, ``QueueUrl``, ``QueueName``), ``Fn::Sub`` (both forms),
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``/``Conditions`` (Equals/Not/And/Or);
 - resources: ``AWS::DynamoDB::Table``, ``AWS::Events::EventBus``, ``AWS::S3::Bucket``, ``AWS::SQS::Queue``,
-  ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` events),
+  ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` and ``SQS`` events),
   ``AWS::Events::Rule`` (Lambda/SQS targets; AppSync targets go to ``Stack.graphql_targets``), ``AWS::Serverless::StateMachine`` /
   ``AWS::StepFunctions::StateMachine`` (DefinitionUri/Definition + DefinitionSubstitutions).
   Everything else (IAM, Logs, Api, AppSync, layers, alarms ...) is skipped with a debug log.
@@ -107,6 +107,17 @@ class GraphQLTarget:
 
 
 @dataclass
+class QueueConsumer:
+    """A function's SQS event source."""
+
+    queue_url: str
+    queue_arn: str
+    function_arn: str
+    batch_size: int = 10
+    report_failures: bool = False
+
+
+@dataclass
 class Stack:
     template_path: Path
     resources: dict[str, Resource] = field(default_factory=dict)
@@ -114,6 +125,7 @@ class Stack:
     handlers: dict[str, HandlerSpec] = field(default_factory=dict)  # function name -> code
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
     graphql_targets: list[GraphQLTarget] = field(default_factory=list)
+    queue_consumers: list[QueueConsumer] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type == type_ and not r.skipped]
@@ -477,6 +489,15 @@ class StackBuilder:
         for event_id, event in (props.get("Events") or {}).items():
             if event.get("Type") == "EventBridgeRule":
                 self._function_eventbridge_rule(res, event_id, self.resolve(event.get("Properties") or {}), arn)
+            elif event.get("Type") == "SQS":
+                # Not a moto event source mapping (moto invokes those inside SendMessage, once, and never
+                # retries): the local runtime polls the queue itself (chronicle.local.queues).
+                q = self.resolve(event.get("Properties") or {})
+                queue_name = q["Queue"].rsplit(":", 1)[-1]
+                self.stack.queue_consumers.append(QueueConsumer(
+                    queue_url=self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"],
+                    queue_arn=q["Queue"], function_arn=arn, batch_size=int(q.get("BatchSize", 10)),
+                    report_failures="ReportBatchItemFailures" in (q.get("FunctionResponseTypes") or [])))
             else:
                 log.debug("skip %s event %s (%s): not emulated locally", res.logical_id, event_id, event.get("Type"))
 

@@ -1,0 +1,78 @@
+"""A bus that refuses the events: the command still succeeds (its events are stored facts), the workflow queues the
+stream on RepublishQueue, and PublishEvents, fed by that queue, publishes them once the bus takes them again."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from local_helpers import graphql, http
+from moto.events.models import EventsBackend
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def refusing_bus(monkeypatch):
+    """The bus refuses every entry of the next `refusals` PutEvents calls, then accepts again."""
+    original = EventsBackend.put_events
+    state = {"refusals": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def put_events(self, events):
+        with lock:
+            if state["refusals"] > 0:
+                state["refusals"] -= 1
+                state["refused"] += 1
+                return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected outage"} for _ in events]
+        return original(self, events)
+
+    monkeypatch.setattr(EventsBackend, "put_events", put_events)
+    return state
+
+
+def project_version(runtime, project_id):
+    project = graphql(runtime.url, "query Q($id: ID!) { project(id: $id) { version } }", id=project_id)["project"]
+    return project and project["version"]
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_events_the_bus_refused_are_republished_from_the_queue(runtime, refusing_bus):
+    refusing_bus["refusals"] = 3  # PublishEvents' first try and its two retries in the workflow
+    status, body = http("POST", f"{runtime.url}/commands/CreateProject", {"data": {"name": "Down", "ownerId": "o"}})
+    assert status == 200, body
+    project_id = body["aggregateId"]
+    assert refusing_bus["refused"] == 3
+    history = graphql(runtime.url, "query H($id: ID!) { history(aggregateId: $id) { eventType } }", id=project_id)
+    assert history["history"] == [{"eventType": "ProjectCreated"}]  # stored whatever the bus did
+    assert wait_for(lambda: project_version(runtime, project_id) == 1), "never projected"
+    _, health = http("GET", f"{runtime.url}/health")
+    assert health["queues"]["processed"] >= 1
+
+
+def test_a_command_whose_publish_fails_and_whose_queueing_fails_still_succeeds(runtime, refusing_bus, monkeypatch):
+    from moto.sqs.models import SQSBackend
+
+    def no_queue(*_args, **_kwargs):
+        raise RuntimeError("injected SQS outage")
+
+    monkeypatch.setattr(SQSBackend, "send_message", no_queue)
+    refusing_bus["refusals"] = 3
+    status, body = http("POST", f"{runtime.url}/commands/CreateProject", {"data": {"name": "Both", "ownerId": "o"}})
+    assert status == 200, body
+    project_id = body["aggregateId"]
+    monkeypatch.undo()  # the outage ends: the next event of the stream lets the projection catch up
+    assert project_version(runtime, project_id) is None
+    status, body = http("POST", f"{runtime.url}/commands/ChangeProjectConfiguration",
+                        {"aggregateId": project_id, "expectedVersion": 1, "data": {"set": {"k": "v"}}})
+    assert status == 200, body
+    assert wait_for(lambda: project_version(runtime, project_id) == 2)
