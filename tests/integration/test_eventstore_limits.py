@@ -2,8 +2,10 @@
 
 - an event over DynamoDB's 400 KB item limit -> PayloadTooLarge, nothing written, no request sent;
 - more events than one transaction holds (101 records) -> PayloadTooLarge before any request;
-- one DynamoDB request per append when the expected version is known (PutItem for one event,
-  TransactWriteItems for several or with the command-log record), counted with botocore's before-call event.
+- one DynamoDB request per append when the expected version is known (PutItem for the first event of a stream,
+  else TransactWriteItems: the events, the check that the expected event exists, the command-log record),
+  counted with botocore's before-call event;
+- an expected version beyond the stream's end is a conflict, never a gap.
 """
 
 from __future__ import annotations
@@ -61,11 +63,13 @@ def test_more_events_than_one_transaction_holds_is_refused_before_any_write(stor
     assert caught.value.details == [{"events": 101, "bytes": caught.value.details[0]["bytes"]}]
     assert store.counter.reset() == []
     assert len(store.read("p-1")) == 1
-    # 100 events fit exactly; 100 events + the command-log record do not
-    store.append("p-1", [changed({"n": i}) for i in range(100)], 1)
-    assert len(store.read("p-1")) == 101
+    # a new stream takes 100 events; after version N, 99 (the 100th action checks that event N exists)
+    store.append("p-100", [created()] + [changed({"n": i}) for i in range(99)], NO_STREAM)
+    assert len(store.read("p-100")) == 100
+    store.append("p-1", [changed({"n": i}) for i in range(99)], 1)
+    assert len(store.read("p-1")) == 100
     with pytest.raises(errors.PayloadTooLarge):
-        store.append("p-1", [changed({"n": i}) for i in range(100)], 101,
+        store.append("p-1", [changed({"n": i}) for i in range(99)], 100,
                      command_record={"commandId": {"S": "c"}, "fingerprint": {"S": "f"}})
 
 
@@ -84,7 +88,7 @@ def test_a_command_whose_event_is_too_large_is_413_and_writes_nothing(store):
 
 
 @pytest.mark.parametrize("events, command_record, expected_calls", [
-    (1, False, ["PutItem"]),
+    (1, False, ["TransactWriteItems"]),  # the event and the check that event 1 exists
     (2, False, ["TransactWriteItems"]),
     (1, True, ["TransactWriteItems"]),
     (5, True, ["TransactWriteItems"]),
@@ -95,6 +99,24 @@ def test_one_request_per_append_when_the_expected_version_is_known(store, events
     store.append("p-1", [changed({"n": i}) for i in range(events)], 1, record)
     assert store.counter.reset() == expected_calls
     assert len(store.read("p-1")) == 1 + events
+
+
+def test_a_new_stream_of_one_event_is_one_put_item(store):
+    store.counter.reset()
+    store.append("p-new", [created()], NO_STREAM)
+    assert store.counter.reset() == ["PutItem"]
+
+
+def test_an_expected_version_from_the_future_is_a_conflict_not_a_gap(store):
+    from chronicle.eventstore import AppendConflict
+
+    for events in (1, 3):
+        with pytest.raises(AppendConflict):
+            store.append("p-1", [changed({"n": i}) for i in range(events)], 5)
+    with pytest.raises(AppendConflict):
+        store.append("p-1", [changed({"n": 1})], 2, command_record={"commandId": {"S": "c-9"}, "fingerprint": {"S": "f"}})
+    assert [e["eventSequence"] for e in store.read("p-1")] == [1]
+    assert "Item" not in store.client.get_item(TableName="commands", Key={"commandId": {"S": "c-9"}})
 
 
 def test_any_version_costs_one_more_query(store):

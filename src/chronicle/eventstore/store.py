@@ -1,8 +1,9 @@
 """Append-only event streams in DynamoDB (SPEC section 2), with optimistic concurrency.
 
 An append writes events `expected+1 .. expected+n` with `attribute_not_exists` conditions, so two writers that
-read the same version can never both win. One event and no idempotency record is one PutItem; anything more is
-one TransactWriteItems, so a command's events and its command-log record are stored all together or not at all.
+read the same version can never both win; an exact expected version N > 0 also checks that event N exists, so no
+caller can leave a gap. One event with no record and no check is one PutItem; anything more is one
+TransactWriteItems, so a command's events and its command-log record are stored all together or not at all.
 """
 
 from __future__ import annotations
@@ -78,15 +79,22 @@ class EventStore:
         for event in numbered:
             self._check_schema(event)
         items = [to_item(event) for event in numbered]
-        self._check_limits(items, command_record)
+        # An exact version is the caller's word: check that event `base` exists, so that a version from the future
+        # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
+        check_previous = isinstance(expected_version, int) and base > 0
+        self._check_limits(items, command_record, extra_items=int(check_previous))
 
         condition = "attribute_not_exists(eventSequence)"
         try:
-            if len(items) == 1 and command_record is None:
+            if len(items) == 1 and command_record is None and not check_previous:
                 self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
             else:
                 puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
                         for item in items]
+                if check_previous:
+                    puts.append({"ConditionCheck": {
+                        "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
+                        "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
                 if command_record is not None:
                     puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
                                          "ConditionExpression": "attribute_not_exists(commandId)"}})
@@ -97,7 +105,7 @@ class EventStore:
                 raise AppendConflict(aggregate_id, expected_version) from None
             if code == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if command_record is not None and len(reasons) == len(items) + 1 \
+                if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
@@ -120,7 +128,7 @@ class EventStore:
             raise InvalidEvent(f"{event['eventType']} v{event['version']} does not match {path.name}", errors)
 
     @staticmethod
-    def _check_limits(items: list[dict], command_record: dict | None) -> None:
+    def _check_limits(items: list[dict], command_record: dict | None, extra_items: int = 0) -> None:
         sizes = [item_size(item) for item in items]
         for i, size in enumerate(sizes):
             if size > MAX_ITEM_BYTES:
@@ -128,7 +136,7 @@ class EventStore:
                     f"The resulting event is {size} bytes; an event item may hold at most {MAX_ITEM_BYTES}.",
                     [{"eventIndex": i, "eventType": items[i]["eventType"]["S"], "bytes": size,
                       "limit": MAX_ITEM_BYTES}])
-        count = len(items) + (command_record is not None)
+        count = len(items) + (command_record is not None) + extra_items
         total = sum(sizes) + (item_size(command_record) if command_record else 0)
         if count > MAX_TRANSACTION_ITEMS or total > MAX_TRANSACTION_BYTES:
             raise PayloadTooLarge(
