@@ -39,6 +39,8 @@ import threading
 from typing import Any
 from collections.abc import Callable
 
+from . import moto_query
+
 # Writes must be serialized for conditions and transactions to be atomic.
 WRITE_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
                     "execute_statement", "execute_transaction", "batch_execute_statement")
@@ -131,13 +133,16 @@ def _cheap_transact_write_items(original: Callable[..., Any]) -> Callable[..., A
     return transact_write_items
 
 
-def install(reads: bool = True, fast_transactions: bool = True) -> None:
-    """Serialize moto's DynamoDB operations with one lock (writes always; reads too unless reads=False), and
+def install(reads: bool = True, fast_transactions: bool = True, fast_queries: bool = True) -> None:
+    """Serialize moto's DynamoDB operations with one lock (writes always; reads too unless reads=False),
     replace the whole-table rollback copy of Put/Delete/ConditionCheck transactions (unless
-    fast_transactions=False)."""
+    fast_transactions=False), and let Query read only the items its key condition can match (unless
+    fast_queries=False; see chronicle.local.moto_query)."""
     with _install_lock:
         if _originals:
             return
+        if fast_queries:
+            moto_query.install()
         backend = _backend_class()
         names = WRITE_OPERATIONS + (READ_OPERATIONS if reads else ())
         missing = [name for name in names if not callable(getattr(backend, name, None))]
@@ -154,6 +159,7 @@ def install(reads: bool = True, fast_transactions: bool = True) -> None:
 def uninstall() -> None:
     """Put moto's own methods back."""
     with _install_lock:
+        moto_query.uninstall()
         backend = _backend_class()
         for name, original in _originals.items():
             if original is None:
