@@ -1,6 +1,8 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
+    chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
+    chronicle projections rebuild ...                 (chronicle.projections.cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -15,6 +17,7 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
 
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     add_local_parser(subparsers)
     add_schemas_parser(subparsers)
+    add_projections_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,52 @@
+"""`chronicle projections rebuild`: fold every project stream into the read model again (docs/operations.md).
+
+    chronicle projections rebuild [--event-table T] [--read-model-table T] [--endpoint-url URL] [--id ID ...]
+
+Table names default to $EVENT_TABLE / $PROJECT_TABLE; in AWS take them from the stack outputs, locally from the
+`chronicle local` banner (with its AWS endpoint as --endpoint-url).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def add_projections_parser(subparsers: Any) -> None:
+    projections = subparsers.add_parser("projections", help="maintain read models (rebuild from the event store)")
+    sub = projections.add_subparsers(dest="projections_command", metavar="<projections command>")
+    sub.required = True
+    rebuild = sub.add_parser("rebuild", help="fold every project stream into the project read model again",
+                             description="Never moves an item backwards; safe while projectors run; idempotent.")
+    rebuild.add_argument("--event-table", default=os.environ.get("EVENT_TABLE"),
+                         help="the event store table (default $EVENT_TABLE)")
+    rebuild.add_argument("--read-model-table", default=os.environ.get("PROJECT_TABLE"),
+                         help="the project read model table (default $PROJECT_TABLE)")
+    rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
+    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+    rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
+    rebuild.set_defaults(func=run_rebuild)
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    if not args.event_table or not args.read_model_table:
+        print("chronicle projections rebuild: give --event-table and --read-model-table "
+              "(or set EVENT_TABLE and PROJECT_TABLE)", file=sys.stderr)
+        return 2
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chronicle.eventstore import EventStore
+    from chronicle.projections.rebuild import rebuild
+
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    try:
+        report = rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
+    except (BotoCoreError, ClientError) as error:
+        print(f"chronicle projections rebuild: {error}", file=sys.stderr)
+        return 1
+    print(f"rebuilt {len(report.rebuilt)} project(s); {len(report.newer_kept)} already newer, left as they were"
+          + (f"; no stream for: {', '.join(report.missing)}" if report.missing else ""))
+    return 1 if report.missing else 0
