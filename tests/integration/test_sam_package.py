@@ -1,14 +1,18 @@
 """`sam package` uploads every local artifact of template.yaml (code, layer, ASL, the OpenAPI include, the GraphQL
-schema), so `sam deploy` sends CloudFormation a template with no local path left. S3 is moto's server here."""
+schema), so `sam deploy` sends CloudFormation a template with no local path left (S3 is moto's server here); and
+after the SAM transform (samtranslator, as CloudFormation runs it) the roles are least privilege."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
+import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
@@ -31,7 +35,9 @@ def _local_paths(node, found, where=""):
             _local_paths(item, found, where)
 
 
-def test_sam_package_leaves_no_local_path(tmp_path):
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    """`sam package` of template.yaml, with S3 on moto's server: the template `sam deploy` sends CloudFormation."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     try:
@@ -41,18 +47,97 @@ def test_sam_package_leaves_no_local_path(tmp_path):
                    AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", SAM_CLI_TELEMETRY="0")
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                      aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="artifacts")
-        packaged = tmp_path / "packaged.yaml"
+        out = tmp_path_factory.mktemp("package") / "packaged.yaml"
         result = subprocess.run(
             [str(SAM), "package", "--template-file", "template.yaml", "--s3-bucket", "artifacts",
-             "--output-template-file", str(packaged)],
+             "--output-template-file", str(out)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        template = yaml.load(packaged.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(out.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     finally:
         server.stop()
+
+
+def test_sam_package_leaves_no_local_path(packaged):
     left = []
-    _local_paths(template["Resources"], left)
+    _local_paths(packaged["Resources"], left)
     # DefinitionUri of a state machine is inlined as Bucket/Key; anything still a plain string is a local path.
     assert left == []
-    include = template["Resources"]["CommandApi"]["Properties"]["DefinitionBody"]["Fn::Transform"]
+    include = packaged["Resources"]["CommandApi"]["Properties"]["DefinitionBody"]["Fn::Transform"]
     assert include["Parameters"]["Location"].startswith("s3://artifacts/")
+
+
+# ---- what CloudFormation gets after the SAM transform: least privilege, checked on the roles themselves ---------
+MANAGED_POLICIES = {name: f"arn:aws:iam::aws:policy/{path}" for name, path in {
+    "AWSLambdaBasicExecutionRole": "service-role/AWSLambdaBasicExecutionRole",
+    "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
+    "AWSLambdaSQSQueueExecutionRole": "service-role/AWSLambdaSQSQueueExecutionRole",
+    "AWSLambdaRole": "service-role/AWSLambdaRole",
+}.items()}
+ALLOWED_MANAGED = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSAppSyncPushToCloudWatchLogs"}
+
+
+class _PolicyLoader:
+    def load(self):
+        return MANAGED_POLICIES
+
+
+@pytest.fixture(scope="module")
+def deployed(packaged, monkeypatch_module):
+    from samtranslator.translator.transform import transform
+
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = copy.deepcopy(packaged)
+    # what CloudFormation's AWS::Include does before the SAM transform runs
+    template["Resources"]["CommandApi"]["Properties"]["DefinitionBody"] = yaml.load(
+        (ROOT / "api" / "openapi.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    return transform(template, {}, _PolicyLoader())["Resources"]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _statements(deployed):
+    for name, resource in deployed.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_roles_use_no_broad_managed_policy(deployed):
+    for name, resource in deployed.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for arn in resource["Properties"].get("ManagedPolicyArns", []):
+                text = arn if isinstance(arn, str) else json.dumps(arn)
+                assert any(text.endswith(allowed) or text.endswith(allowed + '"]}') or allowed in text
+                           for allowed in ALLOWED_MANAGED), f"{name}: {text}"
+
+
+def test_no_data_plane_action_on_every_resource(deployed):
+    for name, statement in _statements(deployed):
+        if "*" in _as_list(statement.get("Resource")):
+            actions = _as_list(statement["Action"])
+            assert not [a for a in actions if a.split(":")[0] in ("dynamodb", "sqs", "events", "lambda", "states",
+                                                                    "appsync", "s3")], (name, statement)
+
+
+def test_events_can_only_be_appended(deployed):
+    event_table = {"Fn::GetAtt": ["EventStoreTable", "Arn"]}
+    writers = set()
+    for name, statement in _statements(deployed):
+        resources = _as_list(statement.get("Resource"))
+        if event_table in resources or any("EventStoreTable" in json.dumps(r) for r in resources):
+            actions = set(_as_list(statement["Action"]))
+            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                                  "dynamodb:*", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}, name
+            if actions & {"dynamodb:PutItem"}:
+                writers.add(name)
+    assert writers == {"AppendEventsFunctionRole"}

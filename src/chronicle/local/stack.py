@@ -10,6 +10,7 @@ itself and understands the small part of CloudFormation the project uses:
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``/``Conditions`` (Equals/Not/And/Or);
 - resources: ``AWS::DynamoDB::Table``, ``AWS::Events::EventBus``, ``AWS::S3::Bucket``, ``AWS::SQS::Queue``,
   ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` and ``SQS`` events),
+  ``AWS::Lambda::EventSourceMapping`` (SQS: polled by ``chronicle.local.queues``),
   ``AWS::Events::Rule`` (Lambda/SQS targets; AppSync targets go to ``Stack.graphql_targets``), ``AWS::Serverless::StateMachine`` /
   ``AWS::StepFunctions::StateMachine`` (DefinitionUri/Definition + DefinitionSubstitutions).
   Everything else (IAM, Logs, Api, AppSync, layers, alarms ...) is skipped with a debug log.
@@ -490,14 +491,8 @@ class StackBuilder:
             if event.get("Type") == "EventBridgeRule":
                 self._function_eventbridge_rule(res, event_id, self.resolve(event.get("Properties") or {}), arn)
             elif event.get("Type") == "SQS":
-                # Not a moto event source mapping (moto invokes those inside SendMessage, once, and never
-                # retries): the local runtime polls the queue itself (chronicle.local.queues).
                 q = self.resolve(event.get("Properties") or {})
-                queue_name = q["Queue"].rsplit(":", 1)[-1]
-                self.stack.queue_consumers.append(QueueConsumer(
-                    queue_url=self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"],
-                    queue_arn=q["Queue"], function_arn=arn, batch_size=int(q.get("BatchSize", 10)),
-                    report_failures="ReportBatchItemFailures" in (q.get("FunctionResponseTypes") or [])))
+                self._queue_consumer(q["Queue"], arn, q)
             else:
                 log.debug("skip %s event %s (%s): not emulated locally", res.logical_id, event_id, event.get("Type"))
 
@@ -523,6 +518,26 @@ class StackBuilder:
             target["DeadLetterConfig"] = {"Arn": queue.attributes["Arn"]}
         self.client("events").put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
         log.debug("rule %s on %s -> %s", rule_name, bus, fn_arn)
+
+    def _queue_consumer(self, queue_arn: str, function_arn: str, p: dict[str, Any]) -> None:
+        """An SQS event source. Not a moto event source mapping (moto invokes those inside SendMessage, once, and
+        never retries): the local runtime polls the queue itself (chronicle.local.queues)."""
+        if ":sqs:" not in queue_arn:
+            log.debug("skip event source %s: only SQS is emulated locally", queue_arn)
+            return
+        self.stack.queue_consumers.append(QueueConsumer(
+            queue_url=self.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"],
+            queue_arn=queue_arn, function_arn=function_arn, batch_size=int(p.get("BatchSize", 10)),
+            report_failures="ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or [])))
+
+    def _create_AWS_Lambda_EventSourceMapping(self, res: Resource, props: dict[str, Any]) -> None:
+        p = self.resolve(props)
+        function = p["FunctionName"]
+        if not function.startswith("arn:"):
+            function = self.client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        self._queue_consumer(p["EventSourceArn"], function, p)
+        res.physical_id = f"{self.stack_name}-{res.logical_id}"
+        res.attributes = {}
 
     def _create_AWS_Events_Rule(self, res: Resource, props: dict[str, Any]) -> None:
         p = self.resolve(props)
