@@ -11,7 +11,8 @@ to the projections, so a query right after a command sees its effect locally. In
 eventually consistent; clients must not rely on this.
 
 Subscriptions (graphql-transport-ws over WebSocket on ``/graphql``) plug in through
-:attr:`LocalServer.websocket_handler`; without one, an Upgrade request gets 501.
+:attr:`LocalServer.websocket_handler` (the runtime sets ``websocket.GraphQLWebSocket``); without one, an Upgrade
+request gets 501.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             handler = self.server.websocket_handler
             if handler is None:
                 self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
-                                                                  "not served by this local runtime yet."))
+                                                                  "not served by this server (no websocket handler)."))
             else:
                 handler(self)
         elif path == "/graphql" or _COMMAND_PATH.match(path):
