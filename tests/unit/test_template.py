@@ -128,3 +128,16 @@ def test_every_graphql_query_field_has_a_resolver():
     resolved = {r["Properties"]["FieldName"] for r in RESOURCES.values()
                 if r["Type"] == "AWS::AppSync::Resolver" and r["Properties"]["TypeName"] == "Query"}
     assert fields == resolved
+
+
+def test_subscriptions_name_existing_mutations_of_exactly_their_type():
+    """AppSync refuses a schema whose subscribed mutation returns another type (nullability included)."""
+    from chronicle.local.graphql_local import build_local_schema
+
+    schema = build_local_schema((ROOT / "api" / "schema.graphql").read_text())
+    mutations = schema.mutation_type.fields
+    for name, field in schema.subscription_type.fields.items():
+        directive = next(d for d in field.ast_node.directives if d.name.value == "aws_subscribe")
+        for value in directive.arguments[0].value.values:
+            assert value.value in mutations, f"{name}: no mutation {value.value}"
+            assert str(mutations[value.value].type) == str(field.type), name
