@@ -53,6 +53,7 @@ build: setup
 
 bench: setup
 	$(BIN)/python bench/eventstore.py
+	$(BIN)/python bench/local_runtime.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
