@@ -22,15 +22,20 @@ KEYS, THREADS = 60, 16
 
 @pytest.fixture
 def table(aws):
+    """A fresh table on moto's own DynamoDB: the patch is paused whoever holds it (the e2e runtime may), and what
+    the test installs is undone afterwards."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
-    aws.create_table(TableName="race", BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"},
-                                           {"AttributeName": "s", "AttributeType": "N"}],
-                     KeySchema=[{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "s", "KeyType": "RANGE"}])
-    yield aws
-    sys.setswitchinterval(before)
-    moto_atomic.uninstall()
+    with moto_atomic.paused():
+        aws.create_table(TableName="race", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"},
+                                               {"AttributeName": "s", "AttributeType": "N"}],
+                         KeySchema=[{"AttributeName": "a", "KeyType": "HASH"},
+                                    {"AttributeName": "s", "KeyType": "RANGE"}])
+        try:
+            yield aws
+        finally:
+            sys.setswitchinterval(before)
 
 
 def race(client, transact: bool, keys: int = KEYS) -> dict[str, int]:
@@ -85,17 +90,33 @@ def test_with_the_patch_exactly_one_writer_wins(table, transact, fast):
     assert counts == {"double_wins": 0, "lost": 0, "errors": 0, "stored": KEYS}
 
 
-def test_install_is_idempotent_and_uninstall_restores_moto(aws):
+def test_installs_are_counted_and_the_last_uninstall_restores_moto(table):
     from moto.dynamodb.models import DynamoDBBackend
 
     original = DynamoDBBackend.transact_write_items
     moto_atomic.install()
-    moto_atomic.install()
+    moto_atomic.install()  # a second holder (the local runtime and a fixture, say): applied once, counted twice
     assert moto_atomic.installed() and DynamoDBBackend.transact_write_items is not original
+    moto_atomic.uninstall()
+    assert moto_atomic.installed(), "the first holder still needs it"
     moto_atomic.uninstall()
     assert not moto_atomic.installed() and DynamoDBBackend.transact_write_items is original
     assert not any(getattr(getattr(DynamoDBBackend, n), "__chronicle_moto_atomic__", False)
                    for n in moto_atomic.WRITE_OPERATIONS + moto_atomic.READ_OPERATIONS)
+
+
+def test_paused_gives_moto_back_and_then_the_holders_their_patch(table):
+    moto_atomic.install()  # a holder, like the local runtime
+    try:
+        with moto_atomic.paused():
+            assert not moto_atomic.installed()
+            moto_atomic.install()  # made inside: undone on exit
+        assert moto_atomic.installed()
+        moto_atomic.uninstall()
+        assert not moto_atomic.installed()
+    finally:
+        while moto_atomic.installed():
+            moto_atomic.uninstall()
 
 
 def test_cheap_transactions_keep_dynamodb_semantics(table):

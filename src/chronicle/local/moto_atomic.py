@@ -17,9 +17,12 @@ backend's operations is the simple equivalent (moto is GIL-bound anyway, so litt
 Usage::
 
     from chronicle.local import moto_atomic
-    moto_atomic.install()    # idempotent; before or after mock_aws()/ThreadedMotoServer starts
+    moto_atomic.install()    # before or after mock_aws()/ThreadedMotoServer starts
     ...
-    moto_atomic.uninstall()  # restores moto's own methods
+    moto_atomic.uninstall()  # restores moto's own methods once every install() has been undone
+
+Installs are counted (the local runtime and a test fixture may both hold the patch): the patch is applied by the
+first install() and removed by the matching last uninstall().
 
 The patched methods are listed in ``WRITE_OPERATIONS`` and ``READ_OPERATIONS``; ``installed()`` tells whether
 the patch is active. An upgrade of moto that renames them makes ``install()`` raise, so the pin stays honest.
@@ -34,10 +37,11 @@ moto's own code. Conditions, cancellation reasons and errors are those of moto's
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import moto_query
 
@@ -51,6 +55,8 @@ READ_OPERATIONS = ("get_item", "query", "scan", "batch_get_item", "transact_get_
 LOCK = threading.RLock()
 
 _originals: dict[str, Callable[..., Any] | None] = {}  # None: the method was inherited
+_holders = 0  # install() calls not yet undone
+_options: dict[str, bool] = {}  # how the patch in place was installed
 _install_lock = threading.Lock()
 
 
@@ -138,9 +144,12 @@ def install(reads: bool = True, fast_transactions: bool = True, fast_queries: bo
     replace the whole-table rollback copy of Put/Delete/ConditionCheck transactions (unless
     fast_transactions=False), and let Query read only the items its key condition can match (unless
     fast_queries=False; see chronicle.local.moto_query)."""
+    global _holders
     with _install_lock:
+        _holders += 1
         if _originals:
             return
+        _options.update(reads=reads, fast_transactions=fast_transactions, fast_queries=fast_queries)
         if fast_queries:
             moto_query.install()
         backend = _backend_class()
@@ -157,8 +166,12 @@ def install(reads: bool = True, fast_transactions: bool = True, fast_queries: bo
 
 
 def uninstall() -> None:
-    """Put moto's own methods back."""
+    """Undo one install(); the last one puts moto's own methods back."""
+    global _holders
     with _install_lock:
+        _holders = max(0, _holders - 1)
+        if _holders:
+            return
         moto_query.uninstall()
         backend = _backend_class()
         for name, original in _originals.items():
@@ -171,3 +184,21 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return bool(_originals)
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """moto's own behaviour inside the block, whoever holds the patch (for the tests that show why it exists).
+    Installs made inside are undone on exit; the holders from before get the patch back as they had it."""
+    global _holders
+    with _install_lock:
+        held, options = _holders, dict(_options)
+    while installed():
+        uninstall()
+    try:
+        yield
+    finally:
+        while installed():
+            uninstall()
+        for _ in range(held):
+            install(**options)
