@@ -85,6 +85,30 @@ def test_republish_batch_sample_and_a_partial_failure(aws, monkeypatch):
     assert result == {"batchItemFailures": [{"itemIdentifier": "refused"}]}
 
 
+def test_projector_announces_each_change_once_and_never_fails_for_it(aws, monkeypatch):
+    import chronicle.aws as chronicle_aws
+
+    sent = []
+    events_client = chronicle_aws.client("events")
+    monkeypatch.setattr(events_client, "put_events", lambda Entries: sent.append(Entries) or  # noqa: N803
+                        {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]})
+    projector = handler("project_projector")
+    projector(sample("project_projector", "project-created-v1"), Context())
+    projector(sample("project_projector", "project-created-v1"), Context())  # a duplicate: nothing to announce
+    assert len(sent) == 1
+    [entry] = sent[0]
+    assert (entry["Source"], entry["DetailType"]) == ("chronicle.projections", "ProjectChanged")
+    assert json.loads(entry["Detail"]) == {"id": "sample-project-1", "version": 1, "eventType": "ProjectCreated"}
+
+    def bus_down(Entries):  # noqa: N803
+        raise RuntimeError("bus down")
+
+    monkeypatch.setattr(events_client, "put_events", bus_down)
+    event = sample("project_projector", "project-created-v1")
+    event["detail"]["aggregateId"] = "sample-project-2"
+    assert projector(event, Context())["applied"] == 1  # written; the announcement is best effort
+
+
 def test_projector_then_resolver_samples(aws):
     result = handler("project_projector")(sample("project_projector", "project-created-v1"), Context())
     assert result == {"applied": 1, "skipped": False, "version": 1}

@@ -1,11 +1,11 @@
 """GraphQL subscriptions locally: AppSync's model, served over WebSocket with the graphql-transport-ws protocol.
 
-In AWS (template.yaml) an EventBridge rule sends each Project event to AppSync as the mutation
-``publishProjectChanged`` (InputTransformer -> GraphQL variables), and AppSync pushes the mutation's result to every
-``onProjectChanged`` subscriber whose arguments match (``@aws_subscribe(mutations: [...])``). Locally the same rule
-(collected by the stack builder, see ``Stack.graphql_targets``) runs the same mutation in ``LocalGraphQL``, and
-:class:`SubscriptionHub` pushes the result. The local rule runs on the event dispatcher's thread after the
-projector's delivery of the same event, so a subscriber that re-queries sees the new read model.
+In AWS (template.yaml) the projector announces each read-model change on the bus (``chronicle.projections`` /
+``ProjectChanged``), an EventBridge rule sends it to AppSync as the mutation ``publishProjectChanged``
+(InputTransformer -> GraphQL variables), and AppSync pushes the mutation's result to every ``onProjectChanged``
+subscriber whose arguments match (``@aws_subscribe(mutations: [...])``). Locally the same rule (collected by the
+stack builder, see ``Stack.graphql_targets``) runs the same mutation in ``LocalGraphQL`` on the event dispatcher's
+thread, and :class:`SubscriptionHub` pushes the result.
 
 AppSync filtering: a subscription argument that is given must equal the same-named field of the mutation's result.
 """
