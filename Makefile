@@ -15,12 +15,13 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup local test unit lint check build bench clean
+.PHONY: help setup local test unit lint check build deploy bench clean
 
 help:
 	@echo "make local   start the local stack on http://127.0.0.1:3000 (state in .chronicle/)"
 	@echo "make test    install into .venv, then lint, schema check, sam validate/build and the tests"
 	@echo "make bench   run the benchmarks in bench/"
+	@echo "make deploy  sam build + sam deploy (AWS credentials needed; see docs/deploy.md)"
 
 setup: $(VENV)/.installed
 
@@ -50,6 +51,10 @@ check: setup
 
 build: setup
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
+
+# Needs AWS credentials; samconfig.toml holds the defaults (stack "chronicle"). ARGS="--region eu-west-1 ..."
+deploy: build
+	$(BIN)/sam deploy --template-file .aws-sam/build/template.yaml $(ARGS)
 
 bench: setup
 	$(BIN)/python bench/eventstore.py
