@@ -112,3 +112,29 @@ def test_a_socket_without_the_subprotocol_is_refused(runtime):
     with pytest.raises(InvalidStatus) as refused, connect(ws_url(runtime), open_timeout=5):
         pass
     assert refused.value.response.status_code == 400
+
+
+def test_a_client_that_stops_reading_is_dropped_without_stalling_the_publisher(runtime):
+    import queue
+    import threading
+    import time
+
+    with open_socket(runtime) as ws:
+        ws.send(json.dumps({"id": "s", "type": "subscribe", "payload": {"query": ON_CHANGED}}))
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "pong"
+        [connection] = [c for c in runtime.websocket._connections if c.subscriptions]
+        stuck = threading.Event()
+        connection._flush = lambda: stuck.wait(10)  # the socket stops taking data: the writer blocks
+        connection._outbox = queue.Queue(maxsize=2)
+        hub = runtime.server.httpd.graphql.hub
+        started = time.monotonic()
+        for version in range(1, 8):
+            hub.publish("publishProjectChanged", {"id": "p", "version": version, "eventType": "X"})
+        assert time.monotonic() - started < 2, "publishing waited for a client that does not read"
+        assert connection._done.is_set()
+        stuck.set()
+        deadline = time.monotonic() + 5
+        while connection.subscriptions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not connection.subscriptions  # the reader saw the cut and unsubscribed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -26,6 +27,7 @@ from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription, pre
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = Subprotocol("graphql-transport-ws")
+OUTBOX_LIMIT = 1000  # messages waiting for one client before it is dropped
 
 
 class GraphQLWebSocket:
@@ -63,6 +65,10 @@ class _Connection:
         self.acknowledged = False
         self.subscriptions: dict[str, list[Any]] = {}
         self._send_lock = threading.Lock()
+        # Messages go out through one writer thread, so that a client that stops reading fills its own outbox
+        # (and is then dropped) instead of blocking the event dispatcher that publishes changes.
+        self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=OUTBOX_LIMIT)
+        self._done = threading.Event()
 
     # -- I/O ---------------------------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -73,11 +79,41 @@ class _Connection:
                 self.handler.connection.shutdown(socket.SHUT_WR)
 
     def send(self, message: dict[str, Any]) -> None:
-        with self._send_lock:
-            if self.protocol.state is not State.OPEN:
-                raise ConnectionError("closed")
-            self.protocol.send_text(json.dumps(message).encode())
-            self._flush()
+        """Queue a message for the writer; never blocks (a full outbox drops the connection)."""
+        if self._done.is_set() or self.protocol.state is not State.OPEN:
+            raise ConnectionError("closed")
+        try:
+            self._outbox.put_nowait(message)
+        except queue.Full:
+            log.warning("dropping a WebSocket client that does not read its messages")
+            self.abort()
+            raise ConnectionError("client too slow") from None
+
+    def abort(self) -> None:
+        """Cut the connection now: the reader sees EOF and unsubscribes, a blocked write fails."""
+        self._done.set()
+        try:
+            self.handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _write_loop(self) -> None:
+        while not self._done.is_set():
+            try:
+                message = self._outbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if message is None:
+                return
+            try:
+                with self._send_lock:
+                    if self.protocol.state is not State.OPEN:
+                        return
+                    self.protocol.send_text(json.dumps(message).encode())
+                    self._flush()
+            except OSError:
+                self.abort()
+                return
 
     def close(self, code: int, reason: str) -> None:
         with self._send_lock:
@@ -101,6 +137,8 @@ class _Connection:
             self._flush()
         if response.status_code != 101:
             return
+        writer = threading.Thread(target=self._write_loop, daemon=True, name="chronicle-ws-writer")
+        writer.start()
         try:
             while self.protocol.state is not State.CLOSED:
                 data = self.handler.rfile.read1(65536)
@@ -123,6 +161,8 @@ class _Connection:
             for registered in self.subscriptions.values():
                 self.server.hub.unsubscribe(registered)
             self.subscriptions.clear()
+            self._done.set()
+            writer.join(timeout=2)
 
     # -- graphql-transport-ws ------------------------------------------------------------------------------
     def on_message(self, text: str) -> None:
