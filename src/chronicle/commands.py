@@ -60,6 +60,9 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         raise ValidationError("The request body must be a JSON object.",
                               [{"path": "$", "message": "expected an object with a `data` member"}])
 
+    errors = _not_unicode(body)
+    if errors:  # JSON's \ud800 escapes can carry lone surrogates, which no store can encode: refuse them here
+        raise ValidationError(f"The {command_type} command is not valid.", errors)
     errors = schemas.errors(schemas.envelope_validator(), body)
     if isinstance(body.get("data"), dict):
         errors += schemas.errors(schemas.command_validator(command_type), body["data"], ("data",))
@@ -82,6 +85,31 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         "actorId": str(request.get("actorId") or "anonymous"),
         "data": body["data"],
     }
+
+
+def _not_unicode(value: Any, path: str = "$") -> list[dict[str, str]]:
+    """Every string (key or value) that is not valid Unicode, by JSON path."""
+    found: list[dict[str, str]] = []
+
+    def bad(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    if isinstance(value, str) and bad(value):
+        found.append({"path": path, "message": "contains a lone UTF-16 surrogate: not valid Unicode"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if bad(key):
+                found.append({"path": path, "message": "a key contains a lone UTF-16 surrogate: not valid Unicode"})
+            else:
+                found += _not_unicode(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _not_unicode(item, f"{path}[{i}]")
+    return found
 
 
 # ---- step 2: AppendEvents ------------------------------------------------------------------------------

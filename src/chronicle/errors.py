@@ -66,20 +66,23 @@ class StreamContention(ChronicleError):
 
 
 def body_from_cause(cause: str | None, error: str) -> dict[str, Any]:
-    """The client body from a failed execution's `cause`.
+    """The client body from a failed execution's `cause`, as the API Gateway response template builds it.
 
-    Step Functions wraps a Lambda error as `{"errorMessage": <our JSON body>, "errorType": ..., ...}`;
-    anything else (a States.* error, a timeout) gets a generic body with the right code.
+    Step Functions wraps a Lambda error as `{"errorMessage": <our JSON body>, "errorType": ..., "stackTrace": ...}`.
+    Our own bodies are returned as they are; any other failure (an unexpected exception, a States.* error, a
+    timeout) gets a generic InternalError body: its message or stack trace is for the log, never for the client.
     """
+    message: Any = None
     try:
         outer = json.loads(cause or "")
-        inner = json.loads(outer["errorMessage"]) if isinstance(outer, dict) and "errorMessage" in outer else outer
+        message = outer.get("errorMessage") if isinstance(outer, dict) else None
+        inner = json.loads(message) if isinstance(message, str) else outer
         if isinstance(inner, dict) and "error" in inner and "message" in inner:
             inner["error"] = error if error in HTTP_STATUS else "InternalError"
             inner.setdefault("details", [])
             return inner
     except (ValueError, TypeError, KeyError):
         pass
-    if error not in HTTP_STATUS:
+    if error not in HTTP_STATUS or error == "InternalError":
         return {"error": "InternalError", "message": "The command could not be processed.", "details": []}
-    return {"error": error, "message": cause or error, "details": []}
+    return {"error": error, "message": message if isinstance(message, str) else error, "details": []}

@@ -32,3 +32,18 @@ def test_every_code_has_a_status():
     assert set(errors.HTTP_STATUS) >= {"ValidationError", "UnknownCommand", "AggregateNotFound",
                                        "ConcurrencyConflict", "AggregateAlreadyExists", "BusinessRuleViolation",
                                        "IdempotencyKeyReused", "PayloadTooLarge"}
+
+
+def test_an_unexpected_exception_never_reaches_the_client():
+    """An InternalError Fail state fed by an exception we did not raise on purpose: its message and stack trace
+    are for the log only (the API Gateway template answers the same generic body)."""
+    cause = json.dumps({"errorMessage": "'utf-8' codec can't encode character", "errorType": "UnicodeEncodeError",
+                        "stackTrace": ['  File "/var/task/app.py", line 19, in handler\n']})
+    body = errors.body_from_cause(cause, "InternalError")
+    assert body == {"error": "InternalError", "message": "The command could not be processed.", "details": []}
+
+
+def test_a_known_code_with_a_plain_message_keeps_only_the_message():
+    cause = json.dumps({"errorMessage": "plain words", "errorType": "ConcurrencyConflict", "stackTrace": ["x"]})
+    assert errors.body_from_cause(cause, "ConcurrencyConflict") == {
+        "error": "ConcurrencyConflict", "message": "plain words", "details": []}
