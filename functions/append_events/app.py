@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chronicle import aws
 from chronicle.commands import decide_and_append
+from chronicle.errors import ChronicleError
 
 logger = Logger()
 metrics = Metrics()
@@ -16,7 +17,13 @@ store, loader = aws.event_store(), aws.aggregate_loader()
 def handler(event, context):
     logger.append_keys(commandType=event["commandType"], aggregateId=event["aggregateId"],
                        commandId=event["commandId"], correlationId=event["correlationId"])
-    outcome = decide_and_append(event, store, loader)
+    try:
+        outcome = decide_and_append(event, store, loader)
+    except ChronicleError as refusal:  # a documented refusal (conflict, rule, ...): counted by code, then raised
+        metrics.add_dimension(name="code", value=refusal.code)
+        metrics.add_metric(name="CommandsRefused", unit=MetricUnit.Count, value=1)
+        logger.info("command refused", code=refusal.code)
+        raise
     if outcome.get("replayed"):
         metrics.add_metric(name="CommandReplayed", unit=MetricUnit.Count, value=1)
     else:
