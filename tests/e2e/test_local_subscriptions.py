@@ -131,7 +131,7 @@ def test_a_client_that_stops_reading_is_dropped_without_stalling_the_publisher(r
         started = time.monotonic()
         for version in range(1, 8):
             hub.publish("publishProjectChanged", {"id": "p", "version": version, "eventType": "X"})
-        assert time.monotonic() - started < 2, "publishing waited for a client that does not read"
+        assert time.monotonic() - started < 5, "publishing waited for a client that does not read"  # stuck: 10 s
         assert connection._done.is_set()
         stuck.set()
         deadline = time.monotonic() + 5
