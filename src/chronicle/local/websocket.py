@@ -116,13 +116,18 @@ class _Connection:
                 return
 
     def close(self, code: int, reason: str) -> None:
-        with self._send_lock:
+        if not self._send_lock.acquire(timeout=1):  # the writer is stuck on a client that does not read
+            self.abort()
+            return
+        try:
             if self.protocol.state is State.OPEN:
                 self.protocol.send_close(code, reason)
                 try:
                     self._flush()
                 except OSError:
                     pass
+        finally:
+            self._send_lock.release()
 
     def run(self) -> None:
         # The protocol's parser starts by reading the HTTP request: give it the one the HTTP server consumed.
