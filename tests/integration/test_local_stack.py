@@ -71,6 +71,12 @@ def test_resources_are_created(runtime):
     target = events.list_targets_by_rule(Rule=rules[0]["Name"], EventBusName="chronicle-bus")["Targets"][0]
     assert target["Arn"].endswith(":function:chronicle-ProjectFunction")
     assert target["DeadLetterConfig"]["Arn"].endswith(":chronicle-DeadLetters")
+    consumers = {c.queue_arn.rsplit(":", 1)[-1]: c for c in stack.queue_consumers}  # SAM SQS event, and ESM
+    assert set(consumers) == {"chronicle-Inbox", "chronicle-Outbox"}
+    assert consumers["chronicle-Inbox"].function_arn.endswith(":function:chronicle-ProjectFunction")
+    assert (consumers["chronicle-Inbox"].batch_size, consumers["chronicle-Inbox"].report_failures) == (5, False)
+    assert consumers["chronicle-Outbox"].function_arn.endswith(":function:chronicle-WriteFunction")
+    assert consumers["chronicle-Outbox"].report_failures
     assert list(stack.state_machines) == ["chronicle-PutItem"]
     definition = boto3.client("stepfunctions").describe_state_machine(
         stateMachineArn=stack.state_machines["chronicle-PutItem"])["definition"]
