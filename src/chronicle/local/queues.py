@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from .seam import invoke_function
 from .stack import QueueConsumer
 
 log = logging.getLogger(__name__)
@@ -68,22 +69,16 @@ class QueuePoller:
 
     def _invoke(self, consumer: QueueConsumer, messages: list[dict[str, Any]]) -> set[str]:
         """The ids of the messages the function did not process."""
-        from moto.awslambda.utils import get_backend
-
-        region, account = consumer.function_arn.split(":")[3:5]
         event = {"Records": [_record(m, consumer) for m in messages]}
-        response_headers: dict[str, str] = {}
-        payload = get_backend(account, region).invoke(
-            function_name=consumer.function_arn, qualifier=None, body=json.dumps(event),
-            headers={"x-amz-invocation-type": "RequestResponse"}, response_headers=response_headers)
+        payload, errored = invoke_function(consumer.function_arn, json.dumps(event))
         all_ids = {m["MessageId"] for m in messages}
-        if "x-amz-function-error" in response_headers:
+        if errored:
             log.warning("%s failed on a batch of %d from %s", consumer.function_arn, len(messages), consumer.queue_arn)
             return all_ids
         if not consumer.report_failures:
             return set()
         try:
-            result = json.loads(payload or b"null")
+            result = json.loads(payload or "null")
             return {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("unreadable batchItemFailures from %s: every message is retried", consumer.function_arn)

@@ -214,7 +214,7 @@ class EventDispatcher:
     def __init__(self, attempts: int = 3, base_delay: float = 0.2) -> None:
         self.attempts = attempts
         self.base_delay = base_delay
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any], str | None] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str | None] | Callable[[], Any] | None] = queue.Queue()
         self._pending = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -239,10 +239,10 @@ class EventDispatcher:
             self._pending += 1
         self._queue.put(call)
 
-    def submit(self, account_id: str, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
+    def submit(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
         with self._cond:
             self._pending += 1
-        self._queue.put((account_id, function_arn, event, dlq_arn))
+        self._queue.put((function_arn, event, dlq_arn))
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every submitted event was delivered (or dead-lettered); False on timeout."""
@@ -272,22 +272,15 @@ class EventDispatcher:
                     self._pending -= 1
                     self._cond.notify_all()
 
-    def _deliver(self, account_id: str, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
-        from moto.awslambda.utils import get_backend
-
-        region = function_arn.split(":")[3]
+    def _deliver(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
         body = json.dumps(event)
         last = ""
         for attempt in range(self.attempts):
-            response_headers: dict[str, str] = {}
-            payload = get_backend(account_id, region).invoke(
-                function_name=function_arn, qualifier=None, body=body,
-                headers={"x-amz-invocation-type": "Event"}, response_headers=response_headers,
-            )
-            if "x-amz-function-error" not in response_headers:
+            payload, errored = invoke_function(function_arn, body, "Event")
+            if not errored:
                 self.delivered += 1
                 return
-            last = payload.decode() if isinstance(payload, bytes) else str(payload)
+            last = payload
             log.warning("delivery of %s to %s failed (attempt %d): %s",
                         event.get("detail-type"), function_arn, attempt + 1, last[:500])
             time.sleep(self.base_delay * (2**attempt))
@@ -301,6 +294,19 @@ class EventDispatcher:
         else:
             log.error("event %s to %s dropped after %d attempts: %s", event.get("id"), function_arn,
                       self.attempts, last[:500])
+
+
+def invoke_function(function_arn: str, body: str, invocation_type: str = "RequestResponse") -> tuple[str, bool]:
+    """Invoke a function through moto's Lambda backend (so the seam runs its handler): (payload, errored)."""
+    from moto.awslambda.utils import get_backend
+
+    region, account_id = function_arn.split(":")[3:5]
+    response_headers: dict[str, str] = {}
+    payload = get_backend(account_id, region).invoke(
+        function_name=function_arn, qualifier=None, body=body,
+        headers={"x-amz-invocation-type": invocation_type}, response_headers=response_headers)
+    text = payload.decode() if isinstance(payload, bytes) else str(payload or "")
+    return text, "x-amz-function-error" in response_headers
 
 
 def _lambda_event(event: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +386,7 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
                 return None
             for target in lambda_targets:
                 dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
-                dispatcher.submit(self.account_id, target["Arn"], _lambda_event(original_event, target), dlq)
+                dispatcher.submit(target["Arn"], _lambda_event(original_event, target), dlq)
             others = [t for t in self.targets if t not in lambda_targets]
             if others:
                 shallow = copy.copy(self)
