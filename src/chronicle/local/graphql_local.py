@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from graphql import GraphQLError, GraphQLSchema, OperationType, build_schema, graphql_sync
+from graphql import (DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, build_schema,
+                     execute_sync, get_operation_ast, parse, validate)
 
-from .subscriptions import DocumentErrors, SubscriptionHub, prepare
+from .subscriptions import SubscriptionHub
 
 log = logging.getLogger(__name__)
 
@@ -95,28 +96,33 @@ class LocalGraphQL:
 
         return resolver
 
-    def subscribe_fields(self) -> list[str]:
-        sub = self.schema.subscription_type
-        return list(sub.fields) if sub else []
-
     def execute(self, query: str, variables: dict[str, Any] | None = None,
                 operation_name: str | None = None) -> dict[str, Any]:
-        result = graphql_sync(self.schema, query, variable_values=variables, operation_name=operation_name)
+        """What graphql_sync does (parse, validate, execute), keeping the document for the mutation's subscribers."""
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return {"data": None, "errors": [self._format_error(error)]}
+        errors = validate(self.schema, document)
+        if errors:
+            return {"data": None, "errors": [self._format_error(e) for e in errors]}
+        return self.execute_document(document, variables, operation_name)
+
+    def execute_document(self, document: DocumentNode, variables: dict[str, Any] | None = None,
+                         operation_name: str | None = None) -> dict[str, Any]:
+        """Execute a parsed and validated document; a mutation's result goes to its subscribers."""
+        result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [self._format_error(e) for e in result.errors]
         elif result.data:
-            self._publish_mutation(query, operation_name, result.data)
+            operation = get_operation_ast(document, operation_name)
+            if operation is not None and operation.operation == OperationType.MUTATION:
+                self._publish_mutation(operation, result.data)
         return out
 
-    def _publish_mutation(self, query: str, operation_name: str | None, data: dict[str, Any]) -> None:
+    def _publish_mutation(self, operation: OperationDefinitionNode, data: dict[str, Any]) -> None:
         """A mutation's result goes to the subscribers of that mutation (@aws_subscribe), as in AppSync."""
-        try:
-            _, operation = prepare(self.schema, query, operation_name)
-        except DocumentErrors:
-            return
-        if operation.operation != OperationType.MUTATION:
-            return
         for selection in operation.selection_set.selections:
             name = selection.name.value  # type: ignore[attr-defined]
             key = selection.alias.value if selection.alias else name  # type: ignore[attr-defined]

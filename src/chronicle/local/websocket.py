@@ -218,7 +218,7 @@ class _Connection:
             self.send({"type": "error", "id": sub_id, "payload": errors})
             return
         if not is_subscription(operation):  # a query or mutation over the socket: one result, then complete
-            result = self.server.graphql.execute(payload["query"], variables, payload.get("operationName"))
+            result = self.server.graphql.execute_document(document, variables, payload.get("operationName"))
             self.send({"type": "next", "id": sub_id, "payload": result})
             self.send({"type": "complete", "id": sub_id})
             return
