@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from chronicle.domain import project as project_domain
 from chronicle.eventstore import EventStore
+from chronicle.eventstore.snapshots import AggregateLoader
 from chronicle.projections.project import to_item
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,9 @@ def project_ids(store: EventStore) -> Iterator[str]:
 
 def rebuild(store: EventStore, table: str, ids: Iterable[str] | None = None) -> RebuildReport:
     report = RebuildReport()
+    loader = AggregateLoader(store, None)  # folds with the aggregate's evolve, as the projector does
     for project_id in (ids if ids is not None else project_ids(store)):
-        state = project_domain.initial_state()
-        for event in store.iter_events(project_id):
-            state = project_domain.evolve(state, event)
+        state = loader.load(project_domain.AGGREGATE, project_id).state  # the whole stream, no snapshot
         if state["version"] == 0:
             report.missing.append(project_id)
             continue
