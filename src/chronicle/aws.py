@@ -38,3 +38,12 @@ def aggregate_loader():
     from chronicle.eventstore.snapshots import AggregateLoader
 
     return AggregateLoader(event_store(), os.environ.get("SNAPSHOT_TABLE"))
+
+
+@cache
+def vault():
+    """Personal data keys and email reservations (chronicle.personal), one per process so its key cache is shared."""
+    from chronicle.personal import Vault
+
+    return Vault(client("dynamodb"), client("kms"), env("KEYS_TABLE"), env("PERSONAL_DATA_KEY_ID"),
+                 env("EMAIL_MAC_KEY_ID"))

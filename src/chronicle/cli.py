@@ -1,6 +1,7 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
+                    [--admin ID ...]
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
 
@@ -33,6 +34,8 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--ephemeral", action="store_true", help="keep nothing: start empty, save nothing")
     p.add_argument("--aws-port", type=int, default=0, help="port of the emulated AWS endpoint (default: a free port)")
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
+    p.add_argument("--admin", dest="admins", action="append", default=[], metavar="ID",
+                   help="an actor id holding admin on * (the stack parameter AdminActorIds; repeatable)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
 
@@ -43,7 +46,7 @@ def run_local(args: argparse.Namespace) -> int:
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
-                           ephemeral=args.ephemeral, aws_port=args.aws_port or None)
+                           ephemeral=args.ephemeral, aws_port=args.aws_port or None, admins=args.admins)
 
     stop_requested = threading.Event()
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import uuid
 from datetime import datetime, UTC
 from typing import Any
 
 from chronicle.domain import Aggregate, aggregate_for_command
-from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, ChronicleError, ConcurrencyConflict,
-                              IdempotencyKeyReused, PayloadTooLarge, StreamContention, UnknownCommand,
-                              ValidationError)
+from chronicle import policy
+from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, BusinessRuleViolation, ChronicleError,
+                              ConcurrencyConflict, Forbidden, IdempotencyKeyReused, PayloadTooLarge, StreamContention,
+                              UnknownCommand, ValidationError)
 from chronicle.eventstore import NO_STREAM, AppendConflict, EventStore
 from chronicle.eventstore.items import dumps
 from chronicle.eventstore.snapshots import AggregateLoader, Loaded
-from chronicle.eventstore.store import CommandAlreadyRecorded
+from chronicle.eventstore.store import CommandAlreadyRecorded, ConditionFailed
 from chronicle.schemas import SchemaRegistry, registry
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locally too
@@ -28,6 +31,7 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locall
 # input, so a bigger request cannot be a command; events travel between states only as keys (see `stream`).
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
+_AGGREGATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")  # schemas/command-envelope.json
 
 
 def now_iso() -> str:
@@ -72,17 +76,26 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
     if errors:
         raise ValidationError(f"The {command_type} command is not valid.", errors)
 
+    actor_id = str(request.get("actorId") or "anonymous")
+    aggregate_id = body.get("aggregateId")
+    if aggregate_id is None and aggregate.default_id_is_actor:
+        # RegisterUser without an aggregateId registers the caller: the stream id is the actor id.
+        if not _AGGREGATE_ID.match(actor_id):
+            raise ValidationError(f"{command_type} without an aggregateId acts on the caller's id, and the caller "
+                                  f"{actor_id!r} is not a valid aggregate id.",
+                                  [{"path": "$.aggregateId", "message": "give the id, or act under a valid actor id"}])
+        aggregate_id = actor_id
     client_command_id = body.get("commandId")
     return {
         "commandType": command_type,
         "aggregateType": aggregate.type,
-        "aggregateId": body.get("aggregateId") or str(uuid.uuid4()),
+        "aggregateId": aggregate_id or str(uuid.uuid4()),
         "aggregateIdGiven": "aggregateId" in body,
         "expectedVersion": body.get("expectedVersion"),
         "commandId": client_command_id or str(uuid.uuid4()),
         "idempotent": client_command_id is not None,
         "correlationId": request.get("correlationId") or str(uuid.uuid4()),
-        "actorId": str(request.get("actorId") or "anonymous"),
+        "actorId": actor_id,
         "data": body["data"],
     }
 
@@ -120,7 +133,8 @@ def command_fingerprint(command: dict[str, Any]) -> str:
     return hashlib.sha256(dumps(chosen).encode()).hexdigest()
 
 
-def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader) -> dict[str, Any]:
+def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader,
+                      vault: Any = None) -> dict[str, Any]:
     """Load, decide and append atomically with the command-log record.
 
     Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
@@ -133,7 +147,7 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
         if recorded is not None:
             return recorded
     try:
-        return _decide_and_append(aggregate, command, store, loader)
+        return _decide_and_append(aggregate, command, store, loader, vault)
     except ChronicleError:
         # This step may run again for one command: Step Functions retries it when Lambda's answer is lost, with the
         # same commandId (made by ValidateCommand). If an earlier attempt stored the command, the stream has moved
@@ -145,7 +159,7 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
 
 
 def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: EventStore,
-                       loader: AggregateLoader) -> dict[str, Any]:
+                       loader: AggregateLoader, vault: Any) -> dict[str, Any]:
     aggregate_id = command["aggregateId"]
     is_create = command["commandType"] in aggregate.create_commands
     expected = command.get("expectedVersion")
@@ -159,17 +173,35 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         if before.version == 0:
             raise AggregateNotFound(f"There is no {aggregate.type} {aggregate_id!r}.",
                                     [{"aggregateId": aggregate_id, "aggregateType": aggregate.type}])
-        if expected is not None and expected != before.version:
-            raise _conflict(aggregate_id, expected, before.version)
+    # SPEC section 7: after 400 (ValidateCommand) and 404, before anything else is told or stored.
+    authorize(aggregate, command, before.state, loader)
+    if not is_create and expected is not None and expected != before.version:
+        raise _conflict(aggregate_id, expected, before.version)
 
-    new_events = aggregate.decide(command["commandType"], command["data"], before.state)
+    extra_items: list[tuple[dict[str, Any], str]] = []
+    if aggregate.personal_fields:
+        from chronicle import users
+
+        vault = vault or _vault()
+        opened = users.open_state(vault, aggregate_id, before.state) if not is_create else before.state
+        new_events = aggregate.decide(command["commandType"], command["data"], opened)
+        new_events, extra_items = users.seal_events(vault, aggregate_id, command["commandType"], opened, new_events)
+    else:
+        new_events = aggregate.decide(command["commandType"], command["data"], before.state)
     records = _records(aggregate, command, new_events, before)
     response = _response(aggregate, command, before.version, records)
     # Every command is recorded with its events (one TransactWriteItems), whoever chose its commandId: that is
     # what makes a retried step, or a client retrying with its commandId, store nothing twice.
     log_item = _command_log_item(command, response)
     try:
-        stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item)
+        stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item,
+                              extra_items)
+    except ConditionFailed as failed:
+        if failed.tag == "EmailUnique":
+            raise BusinessRuleViolation("Another user has this email.",
+                                        [{"rule": "EmailUnique", "path": "$.data.email"}]) from None
+        raise StreamContention(f"{aggregate.type} {aggregate_id!r} changed while the command was decided.",
+                               [{"aggregateId": aggregate_id, "condition": failed.tag}]) from None
     except AppendConflict:
         if is_create:
             raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",
@@ -185,6 +217,39 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         return recorded
     loader.after_append(aggregate, aggregate_id, before, stored)
     return {"response": response, "stream": stream_of(response), "events": stored}
+
+
+def admin_actor_ids() -> frozenset[str]:
+    """The bootstrap admins: stack parameter AdminActorIds -> ADMIN_ACTOR_IDS (comma-separated)."""
+    return frozenset(a.strip() for a in os.environ.get("ADMIN_ACTOR_IDS", "").split(",") if a.strip())
+
+
+def load_actor(actor_id: str, loader: AggregateLoader) -> policy.Actor:
+    """The actor's grants, folded from its own User stream (consistent reads of the event store, never a read model
+    that may lag behind a revoke)."""
+    from chronicle.domain import user
+
+    state = loader.load(user.AGGREGATE, actor_id).state if _AGGREGATE_ID.match(actor_id) else user.initial_state()
+    return policy.actor_from(actor_id, [(e["resource"], e["permission"]) for e in state["permissions"]],
+                             admin_actor_ids())
+
+
+def authorize(aggregate: Aggregate, command: dict[str, Any], state: dict[str, Any], loader: AggregateLoader) -> None:
+    """Forbidden (403) naming each permission and resource the command needs and the actor lacks."""
+    actor_id = command["actorId"]
+    need = aggregate.need(command["commandType"], command["data"], state, command["aggregateId"], actor_id)
+    if not need.all_of or actor_id in need.unless:
+        return
+    lacking = policy.missing(load_actor(actor_id, loader), need)
+    if lacking:
+        wanted = ", ".join(f"{m['permission']} on {m['resource']}" for m in lacking)
+        raise Forbidden(f"{actor_id!r} may not {command['commandType']} here: it needs {wanted}.", lacking)
+
+
+def _vault() -> Any:
+    from chronicle import aws
+
+    return aws.vault()
 
 
 def stream_of(response: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ TABLES = {
     "CommandLogTable": ("commands", [("commandId", "S", "HASH")]),
     "SnapshotTable": ("snapshots", [("aggregateId", "S", "HASH")]),
     "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
+    "PersonalDataKeysTable": ("keys", [("pk", "S", "HASH")]),
+    "UserReadModelTable": ("users", [("id", "S", "HASH")]),
 }
 
 
@@ -22,6 +24,7 @@ def aws(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
+                        "KEYS_TABLE": "keys", "USER_TABLE": "users", "ADMIN_ACTOR_IDS": "root",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -40,11 +43,16 @@ def aws(monkeypatch):
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
+        kms = boto3.client("kms")
+        monkeypatch.setenv("PERSONAL_DATA_KEY_ID", kms.create_key()["KeyMetadata"]["KeyId"])
+        monkeypatch.setenv("EMAIL_MAC_KEY_ID", kms.create_key(KeySpec="HMAC_256",
+                                                        KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"])
         from chronicle import aws as chronicle_aws
 
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        caches = (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader, chronicle_aws.vault)
+        for cached in caches:
             cached.cache_clear()
         yield client
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in caches:
             cached.cache_clear()
     del os.environ["AWS_ACCESS_KEY_ID"]

@@ -95,15 +95,15 @@ def test_racing_appends_never_both_win_lose_or_gap(atomic_aws, fast_switching): 
 
 
 # ---- idempotency races through decide_and_append -------------------------------------------------------------
-def _command(command_type, body, actor="alice"):
+def _command(command_type, body, actor="owner-1"):  # the owner of created()
     return validate_request({"commandType": command_type, "body": json.dumps(body), "actorId": actor})
 
 
-def _same_command_from(threads, command_type, body):
+def _same_command_from(threads, command_type, body, actor="owner-1"):
     barrier = threading.Barrier(threads)
 
     def send(_):
-        command = _command(command_type, body)
+        command = _command(command_type, body, actor)
         barrier.wait()
         try:
             return decide_and_append(command, chronicle_aws.event_store(), chronicle_aws.aggregate_loader())

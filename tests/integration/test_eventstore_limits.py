@@ -76,7 +76,7 @@ def test_more_events_than_one_transaction_holds_is_refused_before_any_write(stor
 def test_a_command_whose_event_is_too_large_is_413_and_writes_nothing(store):
     """A request body over 256 KiB is refused by ValidateCommand already (Step Functions' input limit); the
     AppendEvents step checks again whatever reaches it (a direct invoke, a decider that adds data)."""
-    command = validate_request({"commandType": "ChangeProjectConfiguration", "actorId": "a", "body": json.dumps(
+    command = validate_request({"commandType": "ChangeProjectConfiguration", "actorId": "owner-1", "body": json.dumps(
         {"aggregateId": "p-1", "commandId": "big-1", "data": {"set": {"blob": "y"}}})})
     command["data"] = {"set": {"blob": "y" * 200_000, "b2": "z" * 220_000}}
     with pytest.raises(errors.PayloadTooLarge) as caught:

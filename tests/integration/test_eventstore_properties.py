@@ -177,7 +177,7 @@ def test_a_snapshot_write_failure_never_fails_the_command(atomic_aws, monkeypatc
                                           unique_id="refuse-snapshots")
     try:
         for i in range(4):  # crosses the snapshot interval (version 50)
-            command = validate_request({"commandType": "ChangeProjectConfiguration", "actorId": "a", "body": json.dumps(
+            command = validate_request({"commandType": "ChangeProjectConfiguration", "actorId": "owner-1", "body": json.dumps(
                 {"aggregateId": stream, "data": {"set": {"after": i}}})})
             outcome = decide_and_append(command, store, loader)
             assert outcome["response"]["version"] == PROJECT.snapshot_every + i

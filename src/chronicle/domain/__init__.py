@@ -31,6 +31,13 @@ class Aggregate:
     # Take a snapshot every N events.
     snapshot_every: int = 50
     event_types: frozenset[str] = field(default_factory=frozenset)
+    # SPEC section 7: (command_type, data, state, aggregate_id, actor_id) -> chronicle.policy.Need. Without one,
+    # create commands are open to anyone authenticated and the others need `write` on `<type>:<id>`.
+    authorize: Callable[[str, dict[str, Any], State, str, str], Any] | None = None
+    # A create command without an aggregateId acts on the actor's own id (RegisterUser registers the caller).
+    default_id_is_actor: bool = False
+    # Fields of this aggregate's events that are personal data: stored sealed (chronicle.personal).
+    personal_fields: tuple[str, ...] = ()
 
     @property
     def commands(self) -> frozenset[str]:
@@ -42,11 +49,24 @@ class Aggregate:
             state = self.evolve(state, event)
         return state
 
+    def resource(self, aggregate_id: str) -> str:
+        """The SPEC section 7 resource name of one stream: project:<id>, template:<id>, user:<id>."""
+        return f"{self.type.lower()}:{aggregate_id}"
+
+    def need(self, command_type: str, data: dict[str, Any], state: State, aggregate_id: str, actor_id: str) -> Any:
+        from chronicle.policy import ANYONE, Need
+
+        if self.authorize is not None:
+            return self.authorize(command_type, data, state, aggregate_id, actor_id)
+        if command_type in self.create_commands:
+            return ANYONE
+        return Need((("write", self.resource(aggregate_id)),))
+
 
 def _registry() -> dict[str, Aggregate]:
-    from chronicle.domain import project
+    from chronicle.domain import project, user
 
-    return {aggregate.type: aggregate for aggregate in (project.AGGREGATE,)}
+    return {aggregate.type: aggregate for aggregate in (project.AGGREGATE, user.AGGREGATE)}
 
 
 AGGREGATES: dict[str, Aggregate] = _registry()

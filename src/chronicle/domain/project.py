@@ -9,11 +9,13 @@ from typing import Any
 
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.errors import BusinessRuleViolation
+from chronicle.policy import ANYONE, Need
 
 
 def initial_state() -> State:
     return {"exists": False, "version": 0, "name": None, "description": None, "ownerId": None,
-            "visibility": "private", "services": {}, "configuration": {}, "createdAt": None, "updatedAt": None}
+            "visibility": "private", "services": {}, "configuration": {}, "createdAt": None, "updatedAt": None,
+            "createdBy": None}
 
 
 def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEvent]:
@@ -45,7 +47,8 @@ def evolve(state: State, event: dict[str, Any]) -> State:
     state = {**state, "version": event["eventSequence"], "updatedAt": event["timestamp"]}
     if kind == "ProjectCreated":
         state.update(exists=True, name=data["name"], description=data.get("description"),
-                     ownerId=data["ownerId"], visibility=data["visibility"], createdAt=event["timestamp"])
+                     ownerId=data["ownerId"], visibility=data["visibility"], createdAt=event["timestamp"],
+                     createdBy=event.get("metadata", {}).get("actorId"))
     elif kind == "ProjectConfigurationChanged":
         configuration = {**state["configuration"], **data["set"]}
         for key in data["unset"]:
@@ -60,6 +63,18 @@ def evolve(state: State, event: dict[str, Any]) -> State:
     return state
 
 
+def changers(state: State) -> frozenset[str]:
+    """The actors who may change a project whatever their grants: its creator and its owner."""
+    return frozenset(a for a in (state.get("createdBy"), state.get("ownerId")) if a)
+
+
+def authorize(command_type: str, data: dict[str, Any], state: State, project_id: str, actor_id: str) -> Need:
+    """SPEC section 7: anyone may create a project; its creator, its owner and `write` holders may change it."""
+    if command_type == "CreateProject":
+        return ANYONE
+    return Need((("write", f"project:{project_id}"),), changers(state))
+
+
 AGGREGATE = Aggregate(
     type="Project",
     create_commands=frozenset({"CreateProject"}),
@@ -67,7 +82,8 @@ AGGREGATE = Aggregate(
     initial_state=initial_state,
     decide=decide,
     evolve=evolve,
-    state_version=1,
+    state_version=2,  # v2: createdBy
     snapshot_every=50,
     event_types=frozenset({"ProjectCreated", "ProjectConfigurationChanged", "ServiceAdded", "ServiceRemoved"}),
+    authorize=authorize,
 )

@@ -43,6 +43,14 @@ class CommandAlreadyRecorded(Exception):
         super().__init__(f"command {command_id!r} is already recorded")
 
 
+class ConditionFailed(Exception):
+    """A condition of one of the caller's extra transaction items failed (e.g. an email already reserved)."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        super().__init__(f"transaction condition {tag!r} failed")
+
+
 class InvalidEvent(ChronicleError):
     """The decider produced an event its own schema refuses: a bug, so the command fails and nothing is written."""
 
@@ -59,13 +67,19 @@ class EventStore:
 
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
-               command_record: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+               command_record: dict[str, dict[str, Any]] | None = None,
+               extra_items: list[tuple[dict[str, Any], str]] | None = None) -> list[dict[str, Any]]:
         """Append `events` (records without eventSequence) after `expected_version`; returns them numbered.
 
+        `extra_items` are (TransactWriteItems item, tag) written in the same transaction (a reservation, a key):
+        all or nothing with the events.
+
         Raises AppendConflict when the stream moved, CommandAlreadyRecorded when `command_record`'s commandId
-        is taken, PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
+        is taken, ConditionFailed(tag) when an extra item's condition failed (and the stream did not move),
+        PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
         event does not match its schema.
         """
+        extra_items = extra_items or []
         if not events:
             return []
         if expected_version == ANY:
@@ -82,11 +96,11 @@ class EventStore:
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
         check_previous = isinstance(expected_version, int) and base > 0
-        self._check_limits(items, command_record, extra_items=int(check_previous))
+        self._check_limits(items, command_record, extra_items=int(check_previous) + len(extra_items))
 
         condition = "attribute_not_exists(eventSequence)"
         try:
-            if len(items) == 1 and command_record is None and not check_previous:
+            if len(items) == 1 and command_record is None and not check_previous and not extra_items:
                 self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
             else:
                 puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
@@ -95,6 +109,8 @@ class EventStore:
                     puts.append({"ConditionCheck": {
                         "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
                         "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
+                first_extra = len(puts)
+                puts.extend(item for item, _ in extra_items)
                 if command_record is not None:
                     puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
                                          "ConditionExpression": "attribute_not_exists(commandId)"}})
@@ -108,6 +124,10 @@ class EventStore:
                 if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
+                stream_moved = "ConditionalCheckFailed" in reasons[:first_extra]
+                for (_, tag), reason in zip(extra_items, reasons[first_extra:], strict=False):
+                    if reason == "ConditionalCheckFailed" and not stream_moved:
+                        raise ConditionFailed(tag) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
                 raise AppendConflict(aggregate_id, expected_version) from None
             if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():

@@ -53,7 +53,7 @@ class LocalRuntime:
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  save_interval: float = 2.0, settle_timeout: float = 5.0,
-                 graphql_resolve: Any = None) -> None:
+                 graphql_resolve: Any = None, admins: list[str] | tuple[str, ...] = ()) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -66,6 +66,7 @@ class LocalRuntime:
         self.save_interval = save_interval
         self.settle_timeout = settle_timeout
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
+        self.admins = [a.strip() for a in admins if a.strip()]  # the stack parameter AdminActorIds
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
@@ -109,7 +110,12 @@ class LocalRuntime:
             registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
-            self.stack = build_stack(self.template_path, session=session, stack_name=STACK_NAME)
+            overrides = {"AdminActorIds": ",".join(self.admins)} if self.admins else None
+            from .kms_keys import KeyRing
+
+            key_ring = KeyRing(None if self.ephemeral else self.state_dir / "kms.json")
+            self.stack = build_stack(self.template_path, session=session, stack_name=STACK_NAME,
+                                     parameter_overrides=overrides, key_ring=key_ring)
             os.environ.update(self.stack.environment)
             for name, spec in self.stack.handlers.items():
                 registry.register(name, spec)
@@ -228,6 +234,7 @@ class LocalRuntime:
             f"  Health       {self.url}/health",
             f"  AWS endpoint {self.aws_endpoint}   (aws --endpoint-url {self.aws_endpoint} dynamodb list-tables)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
+            f"  Admins       {', '.join(self.admins) or '(none: chronicle local --admin ID)'}",
             f"  State        {'ephemeral (nothing kept)' if self.ephemeral else self.state_dir}"
             + (f"  (loaded {sum(self.loaded.values())} items/objects)" if self.loaded else ""),
             f"  Started in   {self.startup_seconds:.1f} s",

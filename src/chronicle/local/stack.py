@@ -12,7 +12,7 @@ itself and understands the small part of CloudFormation the project uses:
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``/``Conditions`` (Equals/Not/And/Or);
 - resources: ``AWS::DynamoDB::Table``, ``AWS::Events::EventBus``, ``AWS::S3::Bucket``, ``AWS::SQS::Queue``,
   ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` and ``SQS`` events),
-  ``AWS::Lambda::EventSourceMapping`` (SQS: polled by ``chronicle.local.queues``),
+  ``AWS::KMS::Key``, ``AWS::Lambda::EventSourceMapping`` (SQS: polled by ``chronicle.local.queues``),
   ``AWS::Events::Rule`` (Lambda/SQS targets; AppSync targets go to ``Stack.graphql_targets``), ``AWS::Serverless::StateMachine`` /
   ``AWS::StepFunctions::StateMachine`` (DefinitionUri/Definition + DefinitionSubstitutions).
   Everything else (IAM, Logs, Api, AppSync, layers, alarms ...) is skipped with a debug log.
@@ -190,7 +190,7 @@ class StackBuilder:
     """Resolve and create one template's resources (see module doc)."""
 
     def __init__(self, template_path: str | Path, session: Any = None, stack_name: str = STACK_NAME,
-                 parameter_overrides: dict[str, str] | None = None) -> None:
+                 parameter_overrides: dict[str, str] | None = None, key_ring: Any = None) -> None:
         import boto3
 
         self.template_path = Path(template_path).resolve()
@@ -204,6 +204,7 @@ class StackBuilder:
         self.stack = Stack(self.template_path)
         self._role_arn: str | None = None
         self._clients: dict[str, Any] = {}
+        self.key_ring = key_ring
 
     # -- plumbing --------------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -483,6 +484,16 @@ class StackBuilder:
         res.physical_id = url
         res.attributes = {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}", "QueueName": name, "QueueUrl": url}
 
+    def _create_AWS_KMS_Key(self, res: Resource, props: dict[str, Any]) -> None:
+        p = self.resolve(props)
+        args = {k: p[k] for k in ("Description", "KeySpec", "KeyUsage") if p.get(k)}
+        meta = self.client("kms").create_key(**args)["KeyMetadata"]
+        key_id, arn = meta["KeyId"], meta["Arn"]
+        if self.key_ring is not None:  # the same key id and material as the previous run (local/kms_keys.py)
+            key_id, arn = self.key_ring.adopt(res.logical_id, key_id)
+        res.physical_id = key_id
+        res.attributes = {"Arn": arn, "KeyId": key_id}
+
     def _lambda_role(self) -> str:
         if self._role_arn is None:
             iam = self.client("iam")
@@ -666,5 +677,7 @@ def _merge_dict(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_stack(template_path: str | Path, session: Any = None, stack_name: str = STACK_NAME) -> Stack:
-    return StackBuilder(template_path, session=session, stack_name=stack_name).build()
+def build_stack(template_path: str | Path, session: Any = None, stack_name: str = STACK_NAME,
+                parameter_overrides: dict[str, str] | None = None, key_ring: Any = None) -> Stack:
+    return StackBuilder(template_path, session=session, stack_name=stack_name,
+                        parameter_overrides=parameter_overrides, key_ring=key_ring).build()

@@ -1,0 +1,128 @@
+"""The User aggregate (SPEC section 3): the people who act on Chronicle, and their permissions.
+
+A user's id is the actor id they act under. `email` and `displayName` are personal data: in stored events and in
+the state folded from them they are sealed (encrypted under the user's data key, see chronicle.personal), so
+snapshots and read models never hold them in clear. The command side opens them before deciding: decide() sees
+plain values (None once erased), evolve() keeps whatever the events hold.
+
+Email uniqueness is not decided here (a decider cannot see other streams): the append reserves the email in the
+same transaction (chronicle.personal), and a taken email is refused as rule EmailUnique.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronicle.domain import Aggregate, NewEvent, State
+from chronicle.errors import BusinessRuleViolation
+from chronicle.policy import ANYONE, Need
+
+PERSONAL_FIELDS = ("email", "displayName")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def initial_state() -> State:
+    return {"exists": False, "version": 0, "email": None, "displayName": None, "erased": False,
+            "registeredBy": None, "permissions": [], "createdAt": None, "updatedAt": None}
+
+
+def _pairs(entries: list[dict[str, str]]) -> set[tuple[str, str]]:
+    return {(e["resource"], e["permission"]) for e in entries}
+
+
+def _entries(pairs: set[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"resource": r, "permission": p} for r, p in sorted(pairs)]
+
+
+def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEvent]:
+    """`state` has its personal fields opened (plain text, or None when erased)."""
+    if command_type == "RegisterUser":
+        return [("UserRegistered", {"email": normalise_email(data["email"]), "displayName": data["displayName"]})]
+
+    if command_type == "UpdateUserProfile":
+        if state["erased"]:
+            raise BusinessRuleViolation("This user's personal data was erased; the profile cannot change again.",
+                                        [{"rule": "PersonalDataErased"}])
+        changes: dict[str, str] = {}
+        if "email" in data and normalise_email(data["email"]) != state["email"]:
+            changes["email"] = normalise_email(data["email"])
+        if "displayName" in data and data["displayName"] != state["displayName"]:
+            changes["displayName"] = data["displayName"]
+        if not changes:
+            raise BusinessRuleViolation("The update changes nothing: give a new email or display name.",
+                                        [{"rule": "ProfileChanges", "path": "$.data"}])
+        return [("UserProfileUpdated", changes)]
+
+    if command_type == "ChangeUserPermissions":
+        grant, revoke = _pairs(data.get("grant", [])), _pairs(data.get("revoke", []))
+        if not grant and not revoke:
+            raise BusinessRuleViolation("A permission change must grant or revoke at least one permission.",
+                                        [{"rule": "PermissionChangeNotEmpty", "path": "$.data"}])
+        both = grant & revoke
+        if both:
+            raise BusinessRuleViolation("A permission cannot be granted and revoked in the same change.",
+                                        [{"rule": "PermissionChangeDisjoint", "entries": _entries(both)}])
+        held = _pairs(state["permissions"])
+        # Granting what is held, or revoking what is not, is accepted: the event records what actually changed.
+        return [("UserPermissionsChanged", {"granted": _entries(grant - held), "revoked": _entries(revoke & held)})]
+
+    if command_type == "EraseUserPersonalData":
+        if state["erased"]:
+            raise BusinessRuleViolation("This user's personal data is already erased.",
+                                        [{"rule": "PersonalDataNotErased"}])
+        return [("UserPersonalDataErased", {"fields": list(PERSONAL_FIELDS)})]
+
+    raise ValueError(f"User does not handle {command_type}")  # routing bug, not user input
+
+
+def evolve(state: State, event: dict[str, Any]) -> State:
+    data = event["eventData"]
+    kind = event["eventType"]
+    state = {**state, "version": event["eventSequence"], "updatedAt": event["timestamp"]}
+    if kind == "UserRegistered":
+        state.update(exists=True, email=data["email"], displayName=data["displayName"],
+                     registeredBy=event.get("metadata", {}).get("actorId"), createdAt=event["timestamp"])
+    elif kind == "UserProfileUpdated":
+        state.update({k: data[k] for k in PERSONAL_FIELDS if k in data})
+    elif kind == "UserPermissionsChanged":
+        held = (_pairs(state["permissions"]) | _pairs(data["granted"])) - _pairs(data["revoked"])
+        state["permissions"] = _entries(held)
+    elif kind == "UserPersonalDataErased":
+        state.update(email=None, displayName=None, erased=True)
+    return state
+
+
+def authorize(command_type: str, data: dict[str, Any], state: State, user_id: str, actor_id: str) -> Need:
+    """SPEC section 7 for User commands."""
+    resource = f"user:{user_id}"
+    if command_type == "RegisterUser":
+        # Registering oneself needs nothing; registering another actor id needs admin on it.
+        return ANYONE if user_id == actor_id else Need((("admin", resource),))
+    if command_type == "UpdateUserProfile":
+        return Need((("write", resource),), frozenset({user_id, state.get("registeredBy") or user_id}))
+    if command_type == "ChangeUserPermissions":
+        resources = sorted({e["resource"] for e in data.get("grant", []) + data.get("revoke", [])})
+        return Need(tuple(("admin", r) for r in resources))
+    if command_type == "EraseUserPersonalData":
+        return Need((("admin", resource),), frozenset({user_id}))
+    raise ValueError(f"User does not handle {command_type}")
+
+
+AGGREGATE = Aggregate(
+    type="User",
+    create_commands=frozenset({"RegisterUser"}),
+    update_commands=frozenset({"UpdateUserProfile", "ChangeUserPermissions", "EraseUserPersonalData"}),
+    initial_state=initial_state,
+    decide=decide,
+    evolve=evolve,
+    state_version=1,
+    snapshot_every=50,
+    event_types=frozenset({"UserRegistered", "UserProfileUpdated", "UserPermissionsChanged",
+                           "UserPersonalDataErased"}),
+    authorize=authorize,
+    default_id_is_actor=True,
+    personal_fields=PERSONAL_FIELDS,
+)

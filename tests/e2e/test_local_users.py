@@ -1,0 +1,73 @@
+"""Users over HTTP on the local runtime: email uniqueness races, 403s, erasure on every read path."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from local_helpers import http
+
+pytestmark = pytest.mark.e2e
+
+
+def command(runtime, command_type, body, actor):
+    return http("POST", f"{runtime.url}/commands/{command_type}", body, {"X-Actor-Id": actor})
+
+
+def race(jobs):
+    """Run the callables at once (a barrier releases them together); their results in order."""
+    results = [None] * len(jobs)
+    barrier = threading.Barrier(len(jobs))
+
+    def run(i):
+        barrier.wait()
+        results[i] = jobs[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def test_eight_registrations_of_one_email_exactly_one_wins(runtime):
+    email = f"race-{uuid.uuid4().hex[:8]}@Example.com"
+    actors = [f"racer-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+    results = race([lambda a=a, i=i: command(runtime, "RegisterUser",
+                                             {"data": {"email": f" {email.upper() if i % 2 else email}",
+                                                       "displayName": a}}, a)
+                    for i, a in enumerate(actors)])
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [422] * 7, results
+    assert all(body["details"][0]["rule"] == "EmailUnique" for status, body in results if status == 422)
+
+
+def test_eight_moves_of_two_users_to_one_email_exactly_one_wins(runtime):
+    users = [f"mover-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for u in users:
+        assert command(runtime, "RegisterUser", {"data": {"email": f"{u}@example.com", "displayName": u}}, u)[0] == 200
+    target = f"target-{uuid.uuid4().hex[:8]}@example.com"
+    results = race([lambda u=users[i % 2]: command(runtime, "UpdateUserProfile",
+                                                   {"aggregateId": u, "data": {"email": target}}, u)
+                    for i in range(8)])
+    statuses = [status for status, _ in results]
+    assert statuses.count(200) == 1, results
+    assert all(status in (409, 422) for status in statuses if status != 200), results
+    rules = {body["details"][0].get("rule") for status, body in results if status == 422}
+    assert rules <= {"EmailUnique", "ProfileChanges"}
+
+
+def test_forbidden_over_http_names_the_permission_and_stores_nothing(runtime):
+    owner, stranger = f"o-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
+    status, created = command(runtime, "CreateProject", {"data": {"name": "P", "ownerId": owner}}, owner)
+    assert status == 200
+    project = created["aggregateId"]
+    status, body = command(runtime, "ChangeProjectConfiguration",
+                           {"aggregateId": project, "data": {"set": {"a": 1}}}, stranger)
+    assert status == 403 and body["error"] == "Forbidden"
+    assert body["details"] == [{"permission": "write", "resource": f"project:{project}"}]
+    status, body = command(runtime, "ChangeProjectConfiguration",
+                           {"aggregateId": "no-such-project", "data": {"set": {"a": 1}}}, stranger)
+    assert status == 404 and body["error"] == "AggregateNotFound"
