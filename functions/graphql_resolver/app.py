@@ -1,6 +1,7 @@
 """GraphQLResolver: the AppSync Lambda data source for every Query field (dispatch on info.fieldName).
 
-The resolvers are chronicle.queries, which the local /graphql endpoint calls too.
+The resolvers are chronicle.queries, which the local /graphql endpoint calls too. They run as the request's
+authenticated identity (docs/security.md, "Identity mapping"), never as anything the client sends in the query.
 """
 
 from aws_lambda_powertools import Logger
@@ -12,9 +13,17 @@ logger = Logger()
 app = AppSyncResolver()
 
 
+def actor_of(identity: dict | None) -> str | None:
+    """The actor id of an AppSync identity: Cognito user pool / OIDC `sub`, else the Cognito identity (identity
+    pool), else the IAM principal's ARN. The same order as the command API's request template."""
+    identity = identity or {}
+    return identity.get("sub") or identity.get("cognitoIdentityId") or identity.get("userArn") or None
+
+
 def _field(name):
     def resolver(**arguments):
-        return queries.resolve(name, arguments)
+        with queries.acting_as(actor_of(app.current_event.get("identity"))):
+            return queries.resolve(name, arguments)
     return resolver
 
 

@@ -32,11 +32,14 @@ def test_create_then_change_configuration_and_read_back(aws):
     for outcome in (created, changed):
         for event in outcome["events"]:
             project_projection.apply(event, store, "projects")
-    read = queries.project(project_id)
-    assert read["name"] == "Payments" and read["version"] == 2
-    assert json.loads(read["configuration"]) == {"region": "eu-west-1"}
-    assert [e["eventType"] for e in queries.history(project_id)] == ["ProjectCreated", "ProjectConfigurationChanged"]
-    assert queries.projectAt(project_id, version=1)["configuration"] == "{}"
+    assert queries.project(project_id) is None  # a private project: not for anonymous callers
+    with queries.acting_as("alice"):
+        read = queries.project(project_id)
+        assert read["name"] == "Payments" and read["version"] == 2
+        assert json.loads(read["configuration"]) == {"region": "eu-west-1"}
+        assert [e["eventType"] for e in queries.history(project_id)] == ["ProjectCreated",
+                                                                         "ProjectConfigurationChanged"]
+        assert queries.projectAt(project_id, version=1)["configuration"] == "{}"
 
 
 def test_publish_puts_every_event_on_the_bus(aws):

@@ -117,3 +117,10 @@ def test_projector_then_resolver_samples(aws):
     project = handler("graphql_resolver")(sample("graphql_resolver", "query-project"), Context())
     assert project["name"] == "Payments" and project["visibility"] == "private"
     assert handler("graphql_resolver")(sample("graphql_resolver", "query-history"), Context()) == []
+
+
+def test_user_projector_sample(aws):
+    result = handler("user_projector")(sample("user_projector", "user-registered"), Context())
+    assert result == {"applied": 1, "skipped": False, "version": 1}
+    item = aws.get_item(TableName="users", Key={"id": {"S": "sample-user-1"}})["Item"]
+    assert item["email"]["S"].startswith("pii1.")  # the read model keeps personal data sealed

@@ -41,6 +41,11 @@ def test_event_store_read_upcasts(aws):
 def test_projection_and_queries_see_v2(aws):
     published = store_v1_project()  # what EventBridge delivers: the record as stored, version "1"
     project_projection.apply(published, chronicle_aws.event_store(), "projects")
+    with queries.acting_as("bob"):  # the owner: the project is private
+        see_v2()
+
+
+def see_v2():
     read = queries.project("legacy-1")
     assert read["name"] == "Legacy" and read["visibility"] == "private" and read["version"] == 1
 

@@ -97,8 +97,16 @@ class LocalGraphQL:
         return resolver
 
     def execute(self, query: str, variables: dict[str, Any] | None = None,
-                operation_name: str | None = None) -> dict[str, Any]:
-        """What graphql_sync does (parse, validate, execute), keeping the document for the mutation's subscribers."""
+                operation_name: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """What graphql_sync does (parse, validate, execute), keeping the document for the mutation's subscribers.
+
+        Queries run as `actor` (the X-Actor-Id header; chronicle.queries.acting_as)."""
+        from chronicle.queries import acting_as
+
+        with acting_as(actor):
+            return self._execute(query, variables, operation_name)
+
+    def _execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None) -> dict[str, Any]:
         try:
             document = parse(query)
         except GraphQLError as error:

@@ -244,7 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
         if graphql is None:
             self._send_json(503, {"data": None, "errors": [{"message": "No GraphQL schema (api/schema.graphql)."}]})
             return
-        self._send_json(200, graphql.execute(request["query"], variables, operation))
+        actor = (self.headers.get("x-actor-id") or "").strip() or None  # as on the command API
+        self._send_json(200, graphql.execute(request["query"], variables, operation, actor))
 
 
 class _HTTPServer(ThreadingHTTPServer):
