@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from local_helpers import ROOT, CliRuntime
+from local_helpers import ADMIN, ROOT, CliRuntime
 
 
 @pytest.fixture
@@ -29,6 +29,6 @@ def runtime(tmp_path_factory):
     """One in-process runtime (ephemeral) for the whole session."""
     from chronicle.local.runtime import LocalRuntime
 
-    rt = LocalRuntime(root=ROOT, port=0, ephemeral=True).start()
+    rt = LocalRuntime(root=ROOT, port=0, ephemeral=True, admins=[ADMIN]).start()
     yield rt
     rt.stop()

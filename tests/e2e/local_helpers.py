@@ -30,8 +30,13 @@ def http(method: str, url: str, body: bytes | str | dict | None = None, headers:
         return err.code, json.loads(err.read())
 
 
-def graphql(url: str, query: str, **variables) -> dict:
-    status, body = http("POST", f"{url}/graphql", {"query": query, "variables": variables})
+ADMIN = "e2e-admin"  # every runtime of these tests starts with --admin e2e-admin
+
+
+def graphql(url: str, query: str, actor: str = ADMIN, **variables) -> dict:
+    """Run a query as `actor` (X-Actor-Id, as the command API; reads obey SPEC section 7): by default as the
+    bootstrap admin, who sees everything, so tests about something else need not care who created what."""
+    status, body = http("POST", f"{url}/graphql", {"query": query, "variables": variables}, {"X-Actor-Id": actor})
     assert status == 200, body
     assert not body.get("errors"), body
     return body["data"]
@@ -50,7 +55,7 @@ class CliRuntime:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "chronicle.cli", "local", "--port", str(self.port),
-                "--aws-port", str(self.aws_port), "--state-dir", str(state_dir)]
+                "--aws-port", str(self.aws_port), "--state-dir", str(state_dir), "--admin", ADMIN]
         if ephemeral:
             args.append("--ephemeral")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))

@@ -19,7 +19,7 @@ HISTORY = "query($id: ID!) { history(aggregateId: $id) { eventSequence eventType
 
 
 def create(url: str, **data) -> str:
-    status, body = http("POST", f"{url}/commands/CreateProject", {"data": {"name": "Race", "ownerId": "o", **data}})
+    status, body = http("POST", f"{url}/commands/CreateProject", {"data": {"name": "Race", "ownerId": "racer", **data}})
     assert status == 200, body
     return body["aggregateId"]
 

@@ -71,3 +71,67 @@ def test_forbidden_over_http_names_the_permission_and_stores_nothing(runtime):
     status, body = command(runtime, "ChangeProjectConfiguration",
                            {"aggregateId": "no-such-project", "data": {"set": {"a": 1}}}, stranger)
     assert status == 404 and body["error"] == "AggregateNotFound"
+
+
+ON_USER_CHANGED = "subscription S($id: ID) { onUserChanged(id: $id) { id version eventType } }"
+USER = "query($id: ID!) { user(id: $id) { id email displayName erased version } }"
+HISTORY = "query($id: ID!) { history(aggregateId: $id) { eventType data } }"
+
+
+def test_erasure_over_http_reaches_history_user_subscription_and_rebuild(runtime, capsys):
+    import json
+
+    import boto3
+    from local_helpers import graphql
+    from test_local_subscriptions import open_socket
+
+    from chronicle.cli import main
+
+    me = f"erase-{uuid.uuid4().hex[:8]}"
+    assert command(runtime, "RegisterUser", {"data": {"email": f"{me}@Example.com", "displayName": "Erin"}}, me)[0] == 200
+    assert graphql(runtime.url, USER, actor=me, id=me)["user"]["email"] == f"{me}@example.com"
+    assert graphql(runtime.url, USER, actor="someone-else", id=me)["user"]["email"] is None  # not theirs to see
+    with open_socket(runtime) as ws:
+        ws.send(json.dumps({"id": "u", "type": "subscribe", "payload": {"query": ON_USER_CHANGED,
+                                                                         "variables": {"id": me}}}))
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+        assert command(runtime, "EraseUserPersonalData", {"aggregateId": me, "data": {}}, me)[0] == 200
+        pushed = json.loads(ws.recv(timeout=10))
+    assert pushed["payload"]["data"]["onUserChanged"] == {"id": me, "version": 2,
+                                                         "eventType": "UserPersonalDataErased"}
+    for actor in (me, "e2e-admin"):
+        user = graphql(runtime.url, USER, actor=actor, id=me)["user"]
+        assert user == {"id": me, "email": None, "displayName": None, "erased": True, "version": 2}
+        history = graphql(runtime.url, HISTORY, actor=actor, id=me)["history"]
+        assert json.loads(history[0]["data"]) == {"email": None, "displayName": None, "erased": True}
+
+    tables = runtime.stack.tables
+    dynamodb = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint, region_name="us-east-1")
+    dynamodb.delete_item(TableName=tables["UserReadModelTable"], Key={"id": {"S": me}})
+    code = main(["projections", "rebuild", "--model", "users", "--endpoint-url", runtime.aws_endpoint,
+                 "--region", "us-east-1", "--event-table", tables["EventStoreTable"],
+                 "--read-model-table", tables["UserReadModelTable"], "--id", me])
+    assert code == 0, capsys.readouterr()
+    assert graphql(runtime.url, USER, actor=me, id=me)["user"] == {
+        "id": me, "email": None, "displayName": None, "erased": True, "version": 2}
+    # the email is free again
+    other = f"again-{uuid.uuid4().hex[:8]}"
+    assert command(runtime, "RegisterUser", {"data": {"email": f"{me}@example.com", "displayName": "X"}}, other)[0] == 200
+
+
+def test_a_revoke_is_effective_on_the_next_command(runtime):
+    owner, helper = f"o-{uuid.uuid4().hex[:8]}", f"h-{uuid.uuid4().hex[:8]}"
+    project = command(runtime, "CreateProject", {"data": {"name": "P", "ownerId": owner}}, owner)[1]["aggregateId"]
+    assert command(runtime, "RegisterUser", {"data": {"email": f"{helper}@example.com", "displayName": "H"}},
+                   helper)[0] == 200
+    entry = {"resource": f"project:{project}", "permission": "write"}
+    assert command(runtime, "ChangeUserPermissions", {"aggregateId": helper, "data": {"grant": [entry]}},
+                   "e2e-admin")[0] == 200
+    assert command(runtime, "ChangeProjectConfiguration", {"aggregateId": project, "data": {"set": {"a": 1}}},
+                   helper)[0] == 200
+    assert command(runtime, "ChangeUserPermissions", {"aggregateId": helper, "data": {"revoke": [entry]}},
+                   "e2e-admin")[0] == 200
+    status, body = command(runtime, "ChangeProjectConfiguration",
+                           {"aggregateId": project, "data": {"set": {"a": 2}}}, helper)
+    assert status == 403 and body["details"] == [{"permission": "write", "resource": f"project:{project}"}]

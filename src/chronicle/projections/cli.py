@@ -1,8 +1,9 @@
 """`chronicle projections rebuild`: fold every project stream into the read model again (docs/operations.md).
 
-    chronicle projections rebuild [--event-table T] [--read-model-table T] [--endpoint-url URL] [--id ID ...]
+    chronicle projections rebuild [--model projects|users] [--event-table T] [--read-model-table T]
+                                  [--endpoint-url URL] [--id ID ...]
 
-Table names default to $EVENT_TABLE / $PROJECT_TABLE; in AWS take them from the stack outputs, locally from the
+Table names default to $EVENT_TABLE / $PROJECT_TABLE (or $USER_TABLE with --model users); in AWS take them from the stack outputs, locally from the
 `chronicle local` banner (with its AWS endpoint as --endpoint-url).
 """
 
@@ -20,10 +21,12 @@ def add_projections_parser(subparsers: Any) -> None:
     sub.required = True
     rebuild = sub.add_parser("rebuild", help="fold every project stream into the project read model again",
                              description="Never moves an item backwards; safe while projectors run; idempotent.")
+    rebuild.add_argument("--model", choices=("projects", "users"), default="projects",
+                         help="which read model (default projects)")
     rebuild.add_argument("--event-table", default=os.environ.get("EVENT_TABLE"),
                          help="the event store table (default $EVENT_TABLE)")
-    rebuild.add_argument("--read-model-table", default=os.environ.get("PROJECT_TABLE"),
-                         help="the project read model table (default $PROJECT_TABLE)")
+    rebuild.add_argument("--read-model-table", default=None,
+                         help="the read model table (default $PROJECT_TABLE, or $USER_TABLE with --model users)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
     rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
@@ -31,6 +34,8 @@ def add_projections_parser(subparsers: Any) -> None:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    args.read_model_table = args.read_model_table or os.environ.get(
+        "USER_TABLE" if args.model == "users" else "PROJECT_TABLE")
     if not args.event_table or not args.read_model_table:
         print("chronicle projections rebuild: give --event-table and --read-model-table "
               "(or set EVENT_TABLE and PROJECT_TABLE)", file=sys.stderr)
@@ -42,6 +47,17 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from chronicle.projections.rebuild import rebuild
 
     client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    if args.model == "users":
+        from chronicle.projections import user
+
+        try:
+            found = user.rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
+        except (BotoCoreError, ClientError) as error:
+            print(f"chronicle projections rebuild: {error}", file=sys.stderr)
+            return 1
+        print(f"rebuilt {len(found['rebuilt'])} user(s); {len(found['newer'])} already newer, left as they were"
+              + (f"; no stream for: {', '.join(found['missing'])}" if found["missing"] else ""))
+        return 1 if found["missing"] else 0
     try:
         report = rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
     except (BotoCoreError, ClientError) as error:
