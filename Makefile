@@ -11,6 +11,8 @@ PYTHON ?= $(shell PYENV_VERSION=$(PYENV_VERSION); export PYENV_VERSION; for p in
             if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins its own boto3 (1.35), which cannot share .venv with aws-sam-cli's: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -40,9 +42,18 @@ test: setup lint check build unit
 unit: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet --no-deps -r requirements-checkov.txt
+	@touch $@
+
+lint: setup $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check src functions tests bench
 	$(BIN)/cfn-lint template.yaml
+	# every finding fixed or skipped in template.yaml with its reason (Metadata: checkov: skip)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(BIN)/statelint statemachine/*.asl.json
 	$(BIN)/sam validate --lint --template-file template.yaml
 
@@ -62,4 +73,4 @@ bench: setup
 	$(BIN)/python bench/personal_data.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache
