@@ -126,13 +126,16 @@ class LocalRuntime:
                 self.loaded = self.persister.load()
                 self.persister.start()
 
-            from .graphql_local import LocalGraphQL
+            from .graphql_local import LocalGraphQL, limits_from_template
             from .server import CommandRunner, LocalServer
+            from .stack import load_template
 
             graphql = None
             if self.schema_path.is_file():
                 kwargs = {"resolve": self.graphql_resolve} if self.graphql_resolve else {}
-                graphql = LocalGraphQL(self.schema_path, **kwargs)
+                depth_limit, resolver_limit = limits_from_template(load_template(self.template_path))
+                graphql = LocalGraphQL(self.schema_path, depth_limit=depth_limit, resolver_limit=resolver_limit,
+                                       **kwargs)
             if graphql is not None:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher

@@ -22,7 +22,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription, prepare
+from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,8 @@ class _Connection:
         try:
             if not isinstance(variables, dict):
                 raise DocumentErrors([])
-            document, operation = prepare(self.server.graphql.schema, payload.get("query"),
-                                          payload.get("operationName"))
+            document, operation = self.server.graphql.prepare(payload.get("query"), payload.get("operationName"),
+                                                              transport="websocket")
         except DocumentErrors as problem:
             errors = [e.formatted for e in problem.errors] or [{"message": "'variables' must be an object"}]
             self.send({"type": "error", "id": sub_id, "payload": errors})
