@@ -1,6 +1,7 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
+    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
 
@@ -70,11 +71,37 @@ def run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_invoke_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "invoke", help="run one function's real handler on an event, like `sam local invoke` (no Docker)",
+        description="Run FUNCTION's handler in this process on the event, against a fresh ephemeral local stack "
+                    "(default: nothing is saved) or, with --running, against the `chronicle local` at --url. "
+                    "Logs go to stderr, the result to stdout; exit code 1 when the function failed.")
+    p.add_argument("function", metavar="FUNCTION",
+                   help="logical id (ValidateCommandFunction) or code folder (validate_command)")
+    p.add_argument("-e", "--event", default=None, metavar="FILE",
+                   help="event JSON file, e.g. events/validate_command/create-project.json; '-' reads stdin "
+                        "(default: {})")
+    p.add_argument("--running", action="store_true",
+                   help="use the running `chronicle local` (its saved state keeps what the handler writes)")
+    p.add_argument("--url", default="http://127.0.0.1:3000", help="the running stack (default http://127.0.0.1:3000)")
+    p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
+    p.set_defaults(func=run_invoke)
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from chronicle.local.invoke import run
+
+    return run(args.function, args.event, args.running, args.url, args.project_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description="Chronicle developer tools.")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
     add_local_parser(subparsers)
+    add_invoke_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
     return parser
