@@ -32,10 +32,18 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
     p.add_argument("--state-dir", default=".chronicle", help="where state is kept between runs (default .chronicle)")
     p.add_argument("--ephemeral", action="store_true", help="keep nothing: start empty, save nothing")
-    p.add_argument("--aws-port", type=int, default=0, help="port of the emulated AWS endpoint (default: a free port)")
+    p.add_argument("--aws-port", type=int, default=None,
+                   help="port of the emulated AWS endpoint (default: --port + 1, so 3001; any free one if --port is 0)")
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
+
+
+def aws_port(port: int, chosen: int | None) -> int | None:
+    """The emulator's port: stable by default (the API port + 1), so a saved `aws --endpoint-url` keeps working."""
+    if chosen is not None:
+        return chosen or None
+    return port + 1 if port else None
 
 
 def run_local(args: argparse.Namespace) -> int:
@@ -44,7 +52,7 @@ def run_local(args: argparse.Namespace) -> int:
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
-                           ephemeral=args.ephemeral, aws_port=args.aws_port or None)
+                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port))
 
     stop_requested = threading.Event()
 
@@ -57,7 +65,10 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         runtime.start()
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, not a traceback
-        print(f"chronicle local: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from chronicle.local.runtime import PortInUse
+
+        reason = exc.strerror if isinstance(exc, PortInUse) else f"{type(exc).__name__}: {exc}"
+        print(f"chronicle local: cannot start: {reason}", file=sys.stderr)
         if args.verbose:
             raise
         return 1
