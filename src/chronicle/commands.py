@@ -65,6 +65,9 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         if strictjson.depth(body) > strictjson.MAX_DEPTH:
             raise ValidationError("The request body is not strict JSON: too deep.",
                                   [{"path": "$", "message": f"nests deeper than {strictjson.MAX_DEPTH} levels"}])
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object.",
+                              [{"path": "$", "message": "expected an object with a `data` member"}])
     errors = _not_unicode(body)
     if errors:  # JSON's \ud800 escapes can carry lone surrogates, which no store can encode: refuse them here
         raise ValidationError(f"The {command_type} command is not valid.", errors)

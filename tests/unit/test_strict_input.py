@@ -123,3 +123,8 @@ def test_a_60_kb_actor_id_is_a_400_not_stored_in_every_event():
     with pytest.raises(errors.ValidationError) as caught:
         validate_request(request(body, actor="a" * 60_000))
     assert caught.value.details[0]["path"] == "actorId"
+
+
+@pytest.mark.parametrize("body", ["", "  ", "null", "[]", '"text"', "5"])
+def test_a_body_that_is_not_an_object_is_a_400(body):
+    assert refused(body).code == "ValidationError"
