@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import boto3
 import pytest
@@ -78,14 +77,13 @@ def test_other_methods_are_a_json_405_with_allow(runtime, method, path, allow):
 
 
 def test_content_length_over_the_limit_is_refused_at_the_header(runtime):
-    # 11 MB announced, nothing sent: the answer comes without waiting for a body that never arrives
-    started = time.monotonic()
+    # 11 MB announced, nothing sent: the answer comes without waiting for a body that never arrives (the socket
+    # timeout fails the test otherwise)
     status, headers, answer = raw(runtime, request("POST", "/commands/CreateProject",
                                                    headers={"Content-Length": str(11 * 1024 * 1024)}), timeout=10)
     assert (status, answer["error"]) == (413, "PayloadTooLarge")
     assert answer["details"] == [{"bytes": 11 * 1024 * 1024, "limit": 10 * 1024 * 1024}]
     assert headers["connection"] == "close"
-    assert time.monotonic() - started < 10  # the socket timeout: no answer at all would fail above
 
 
 def test_expect_100_continue_over_the_limit_is_refused_before_the_body(runtime):

@@ -245,7 +245,7 @@ def _check_step(root: Path, event_type: str, n: int, validator: Draft202012Valid
         sample, error = breaking[0]
         problems_before = len(report.problems)
         _check_upcaster(root, event_type, n, validator, upcasters, report, old_samples)
-        verdict = "fine: its upcaster turns every v{0} sample into valid v{1}".format(n - 1, n) \
+        verdict = f"fine: its upcaster turns every v{n - 1} sample into valid v{n}" \
             if len(report.problems) == problems_before else "WOULD FAIL: see the problems below"
         report.notes.append(f"{event_type} v{n}: changes the shape (v{n - 1} data is not valid v{n}: sample "
                             f"{sample.name}: {error}), so readers need the upcaster v{n - 1} -> v{n}; {verdict}")
