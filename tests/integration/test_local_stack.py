@@ -77,9 +77,9 @@ def test_resources_are_created(runtime):
     assert (consumers["chronicle-Inbox"].batch_size, consumers["chronicle-Inbox"].report_failures) == (5, False)
     assert consumers["chronicle-Outbox"].function_arn.endswith(":function:chronicle-WriteFunction")
     assert consumers["chronicle-Outbox"].report_failures
-    assert list(stack.state_machines) == ["chronicle-PutItem"]
+    assert list(stack.state_machines) == ["chronicle-command-PutItem"]
     definition = boto3.client("stepfunctions").describe_state_machine(
-        stateMachineArn=stack.state_machines["chronicle-PutItem"])["definition"]
+        stateMachineArn=stack.state_machines["chronicle-command-PutItem"])["definition"]
     assert ":function:chronicle-WriteFunction" in definition and "${" not in definition
 
 

@@ -21,6 +21,7 @@ def repo(tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "schemas", copy / "schemas")
     shutil.copytree(ROOT / "statemachine", copy / "statemachine")
+    shutil.copy(ROOT / "template.yaml", copy / "template.yaml")
     shutil.copytree(ROOT / "src" / "chronicle" / "domain", copy / "src" / "chronicle" / "domain",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "src" / "chronicle" / "schemas").mkdir()
@@ -95,8 +96,7 @@ def test_a_deleted_released_file_fails(repo):
     (repo / "schemas/commands/ChangeProjectConfiguration.json").unlink()
     found = problems(repo)
     assert "commands/ChangeProjectConfiguration.json: released, but deleted" in found
-    assert "command ChangeProjectConfiguration (statemachine/ChangeProjectConfiguration.asl.json) has no schema" \
-        in found
+    assert "command ChangeProjectConfiguration (a state machine in template.yaml) has no schema" in found
 
 
 def test_a_new_file_is_unreleased_until_locked(repo):
@@ -166,8 +166,9 @@ def test_a_schema_that_is_not_json_fails(repo):
 
 
 def test_a_state_machine_without_a_command_schema_fails(repo):
-    shutil.copy(repo / "statemachine/CreateProject.asl.json", repo / "statemachine/ArchiveProject.asl.json")
-    assert "command ArchiveProject (statemachine/ArchiveProject.asl.json) has no schema: " \
+    template = (repo / "template.yaml").read_text()
+    (repo / "template.yaml").write_text(template.replace("- [CreateProject, ", "- [ArchiveProject, CreateProject, "))
+    assert "command ArchiveProject (a state machine in template.yaml) has no schema: " \
            "add schemas/commands/ArchiveProject.json" in problems(repo)
 
 

@@ -1,7 +1,7 @@
 """The local HTTP API: the command API (SPEC section 4), ``/graphql`` (section 5) and ``/health``.
 
 ``POST /commands/{CommandType}`` does what API Gateway's StartSyncExecution integration does in AWS: build the
-state machine input of docs/architecture.md, run ``<stack>-<CommandType>`` and map the result — moto has no
+state machine input of docs/architecture.md, run ``<stack>-command-<CommandType>`` and map the result — moto has no
 StartSyncExecution, so the execution is started and polled until it leaves RUNNING. A FAILED execution's
 ``error`` is the SPEC error code (the Fail state's ``Error``) and its ``cause`` the Lambda error payload, from
 which :func:`chronicle.errors.body_from_cause` takes the client body.
@@ -36,7 +36,12 @@ log = logging.getLogger("chronicle.local.server")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _COMMAND_PATH = re.compile(r"^/commands/([^/?#]+)/?$")
-_COMMAND_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,79}$")
+_COMMAND_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")  # the same pattern as api/openapi.yaml
+
+
+def command_state_machine_name(stack_name: str, command_type: str) -> str:
+    """The name template.yaml gives a command's state machine; api/openapi.yaml builds the same ARN."""
+    return f"{stack_name}-command-{command_type}"
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
@@ -55,7 +60,7 @@ class CommandRunner:
         self.after_success = after_success
 
     def state_machine_arn(self, command_type: str) -> str | None:
-        return self.state_machines.get(f"{self.stack_name}-{command_type}")
+        return self.state_machines.get(command_state_machine_name(self.stack_name, command_type))
 
     def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any]]:
         arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.match(command_type) else None
