@@ -64,6 +64,7 @@ deploy: build
 bench: setup
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/local_runtime.py
+	$(BIN)/python bench/input_limits.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -51,3 +51,26 @@ def test_deploy_reads_samconfig_and_keeps_your_region(fake_venv, tmp_path):
 def test_checks_that_need_a_region_still_get_one(fake_venv, tmp_path):
     calls = make("build", fake_venv, tmp_path / "log").splitlines()
     assert next(c for c in calls if c.startswith("sam build")).endswith("region=us-east-1")
+
+
+def test_the_first_setup_shows_progress_and_still_fails_when_pip_fails(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    venv, bin_dir = tmp_path / "venv", tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 0\n")  # `python -m venv` stands in: the bin/ is already there
+    python.chmod(0o755)
+    pip = bin_dir / "pip"
+    pip.write_text('#!/bin/sh\ncase "$*" in *--quiet*) exit 0;; esac\necho "WARNING: noise"\necho "Collecting boto3"\necho "Collecting moto"\n'
+                   'echo "Successfully installed boto3 moto"\nexit ${PIP_EXIT:-0}\n')
+    pip.chmod(0o755)
+    args = ["make", "setup", f"VENV={venv}", f"BIN={bin_dir}", f"PYTHON={python}"]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "First run" in done.stdout and "Collecting moto" in done.stdout and "WARNING" not in done.stdout
+    assert (venv / ".installed").exists()
+    (venv / ".installed").unlink()
+    failed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PIP_EXIT": "1"})
+    assert failed.returncode != 0 and not (venv / ".installed").exists()
