@@ -22,6 +22,8 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from chronicle import strictjson
+
 from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription
 
 log = logging.getLogger(__name__)
@@ -172,7 +174,7 @@ class _Connection:
     # -- graphql-transport-ws ------------------------------------------------------------------------------
     def on_message(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = strictjson.loads(text)  # strict and at most 64 levels deep, like POST /graphql
             kind = message["type"]
         except (ValueError, KeyError, TypeError):
             self.close(4400, "Invalid message")
