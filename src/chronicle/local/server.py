@@ -125,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering 400/413 (bad framing, over the limit)."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():  # it wins over Content-Length
+            return self._read_chunked()
         declared = self.headers.get("content-length")
         if declared is not None:
             if not declared.strip().isdigit():
@@ -137,8 +139,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._discard_unread()
                 return None
             return self.rfile.read(length) if length else b""
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            return self._read_chunked()
         return b""
 
     def _read_chunked(self) -> bytes | None:
