@@ -86,6 +86,24 @@ def test_content_length_over_the_limit_is_refused_at_the_header(runtime):
     assert headers["connection"] == "close"
 
 
+def everything(runtime, data: bytes) -> bytes:
+    """All the server sends until it closes the connection."""
+    host, port = runtime.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_one_answer_per_refused_request_even_on_an_unknown_path(runtime):
+    answers = everything(runtime, request("POST", "/nowhere", headers={"Content-Length": str(11 << 20)}))
+    assert answers.startswith(b"HTTP/1.1 413 ") and answers.count(b"HTTP/1.1 ") == 1, answers
+    answers = everything(runtime, request("POST", "/nowhere", b"zz\r\n", {"Transfer-Encoding": "chunked"}))
+    assert answers.startswith(b"HTTP/1.1 400 ") and answers.count(b"HTTP/1.1 ") == 1, answers
+
+
 def test_expect_100_continue_over_the_limit_is_refused_before_the_body(runtime):
     status, _, answer = raw(runtime, request("POST", "/commands/CreateProject", headers={
         "Content-Length": str(50 * 1024 * 1024), "Expect": "100-continue"}))

@@ -282,8 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._path()
         match = _COMMAND_PATH.match(path)
         if not match and path != "/graphql":
-            self._read_body()
-            self._not_found()
+            if self._read_body() is not None:  # else it answered already (bad framing, too large)
+                self._not_found()
             return
         raw = self._read_body()
         if raw is None:
