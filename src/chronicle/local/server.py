@@ -29,7 +29,7 @@ from typing import Any
 from collections.abc import Callable
 
 from chronicle import strictjson
-from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, too_large
+from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
 log = logging.getLogger("chronicle.local.server")
@@ -68,8 +68,8 @@ class CommandRunner:
             return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
         request_id = str(uuid.uuid4())
         payload = {"commandType": command_type, "body": body, "actorId": actor_id, "requestId": request_id}
-        execution_input = json.dumps(payload)  # JSON-escaped, as API Gateway's template builds it in AWS
-        size = len(execution_input.encode())
+        execution_input = json.dumps(payload)
+        size = execution_input_size(payload)  # what Step Functions would get from API Gateway's template in AWS
         if size > MAX_EXECUTION_INPUT_BYTES:  # Step Functions would refuse to start it (InvalidExecutionInput)
             return 413, too_large("command (JSON-escaped, as Step Functions carries it)", size,
                                   MAX_EXECUTION_INPUT_BYTES).body()
