@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import AppSyncResolver
 
 from chronicle import queries
+from chronicle.errors import ChronicleError
 
 logger = Logger()
 app = AppSyncResolver()
@@ -20,10 +21,25 @@ def actor_of(identity: dict | None) -> str | None:
     return identity.get("sub") or identity.get("cognitoIdentityId") or identity.get("userArn") or None
 
 
+class _Refused:
+    """AppSync shows a Lambda error as errorType = the exception's class name and message = its text: a refusal
+    goes out as its SPEC code and plain message (a ChronicleError's text is the JSON body the command API uses)."""
+
+    classes: dict = {}
+
+    @classmethod
+    def error(cls, refusal: ChronicleError) -> Exception:
+        kind = cls.classes.setdefault(refusal.code, type(refusal.code, (Exception,), {}))
+        return kind(refusal.message)
+
+
 def _field(name):
     def resolver(**arguments):
-        with queries.acting_as(actor_of(app.current_event.get("identity"))):
-            return queries.resolve(name, arguments)
+        try:
+            with queries.acting_as(actor_of(app.current_event.get("identity"))):
+                return queries.resolve(name, arguments)
+        except ChronicleError as refusal:
+            raise _Refused.error(refusal) from None
     return resolver
 
 

@@ -28,7 +28,8 @@ def add_projections_parser(subparsers: Any) -> None:
     rebuild.add_argument("--read-model-table", default=None,
                          help="the read model table (default $PROJECT_TABLE, or $USER_TABLE with --model users)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
-    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration; with "
+                                                        "--endpoint-url and none configured, us-east-1)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
     rebuild.set_defaults(func=run_rebuild)
 
@@ -46,11 +47,17 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from chronicle.eventstore import EventStore
     from chronicle.projections.rebuild import rebuild
 
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:  # an emulator (chronicle local) takes any region and any key: need no AWS configuration
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
     if args.model == "users":
         from chronicle.projections import user
 
         try:
+            client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
             found = user.rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
         except (BotoCoreError, ClientError) as error:
             print(f"chronicle projections rebuild: {error}", file=sys.stderr)
@@ -59,6 +66,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
               + (f"; no stream for: {', '.join(found['missing'])}" if found["missing"] else ""))
         return 1 if found["missing"] else 0
     try:
+        client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
         report = rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle projections rebuild: {error}", file=sys.stderr)
