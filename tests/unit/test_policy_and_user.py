@@ -79,3 +79,14 @@ def test_who_may_act_on_a_user():
     assert user.authorize("EraseUserPersonalData", {}, state, "u", "x").unless == {"u"}
     assert user.authorize("ChangeUserPermissions", {"grant": [{"resource": "*", "permission": "read"}]}, state,
                           "u", "u") == Need((("admin", "*"),))
+
+
+def test_an_aggregate_without_rules_lets_its_creator_and_write_holders_change_it():
+    from chronicle.domain import Aggregate
+
+    bare = Aggregate("Template", frozenset({"UploadTemplate"}), frozenset({"ValidateTemplate"}), dict,
+                     lambda *_: [], lambda s, e: s)
+    assert bare.need("UploadTemplate", {}, {}, "t-1", "x") == Need()
+    need = bare.need("ValidateTemplate", {}, {"uploadedBy": "uma"}, "t-1", "x")
+    assert need == Need((("write", "template:t-1"),), frozenset({"uma"}))
+    assert missing(Actor("uma"), need) == [] and missing(Actor("x"), need) != []

@@ -14,6 +14,8 @@ from chronicle.errors import UnknownCommand
 State = dict[str, Any]
 # What decide() returns: the new events as (eventType, data); the application adds ids, sequence and metadata.
 NewEvent = tuple[str, dict[str, Any]]
+# State fields naming the actor that created a stream: it may change the stream without a grant (SPEC section 7).
+CREATOR_FIELDS = ("createdBy", "uploadedBy")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Aggregate:
     snapshot_every: int = 50
     event_types: frozenset[str] = field(default_factory=frozenset)
     # SPEC section 7: (command_type, data, state, aggregate_id, actor_id) -> chronicle.policy.Need. Without one,
-    # create commands are open to anyone authenticated and the others need `write` on `<type>:<id>`.
+    # create commands are open to anyone authenticated and the others need `write` on `<type>:<id>`, unless the
+    # actor is the stream's creator (`createdBy` / `uploadedBy` in the state, from the first event's actorId).
     authorize: Callable[[str, dict[str, Any], State, str, str], Any] | None = None
     # A create command without an aggregateId acts on the actor's own id (RegisterUser registers the caller).
     default_id_is_actor: bool = False
@@ -60,7 +63,8 @@ class Aggregate:
             return self.authorize(command_type, data, state, aggregate_id, actor_id)
         if command_type in self.create_commands:
             return ANYONE
-        return Need((("write", self.resource(aggregate_id)),))
+        creators = frozenset(state[k] for k in CREATOR_FIELDS if isinstance(state.get(k), str))
+        return Need((("write", self.resource(aggregate_id)),), creators)
 
 
 def _registry() -> dict[str, Aggregate]:
