@@ -43,3 +43,24 @@ def test_restart_keeps_state_and_ephemeral_keeps_nothing(cli_runtime, tmp_path):
     assert sorted(p.name for p in (state / "dynamodb").iterdir()) == before
     saved = json.loads((state / "dynamodb" / "chronicle-EventStoreTable.json").read_text())
     assert [i["aggregateId"]["S"] for i in saved["items"]] == [project_id]  # the ephemeral run wrote nothing
+
+
+def test_personal_data_stays_readable_across_a_restart(cli_runtime, tmp_path):
+    """moto makes new KMS keys on every start: the local runtime gives them back their saved id and material
+    (chronicle.local.kms_keys), or every sealed email and name would be lost with a restart."""
+    user_query = "query($id: ID!) { user(id: $id) { email displayName } }"
+    state = tmp_path / "state"
+    first = cli_runtime(state)
+    status, body = http("POST", f"{first.url}/commands/RegisterUser",
+                        {"data": {"email": "Kept@Example.com", "displayName": "Kept"}}, {"X-Actor-Id": "keeper"})
+    assert status == 200, body
+    first.stop()
+    assert json.loads((state / "kms.json").read_text()).keys() == {"PersonalDataKey", "EmailMacKey"}
+
+    second = cli_runtime(state)
+    assert graphql(second.url, user_query, actor="keeper", id="keeper")["user"] == {
+        "email": "kept@example.com", "displayName": "Kept"}
+    status, body = http("POST", f"{second.url}/commands/RegisterUser",  # the same email MAC: still reserved
+                        {"data": {"email": "kept@example.com", "displayName": "Other"}}, {"X-Actor-Id": "other"})
+    assert status == 422 and body["details"][0]["rule"] == "EmailUnique", body
+    second.stop()

@@ -6,7 +6,7 @@ builder hands each key it creates to :class:`KeyRing`, which either records it i
 run) or gives the fresh moto key the saved id and material (later runs). An ephemeral run keeps nothing.
 
 This reaches into moto's KMS backend (``kms_backends[account][region].keys``), like the other emulator patches:
-tests/integration/test_local_stack.py checks that a restart keeps a key usable.
+tests/e2e/test_local_restart.py checks that a restart keeps the keys usable.
 """
 
 from __future__ import annotations
