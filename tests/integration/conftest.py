@@ -22,6 +22,7 @@ def aws(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
+                        "TEMPLATE_BUCKET": "chronicle-templates",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -40,11 +41,14 @@ def aws(monkeypatch):
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
+        boto3.client("s3").create_bucket(Bucket="chronicle-templates")
         from chronicle import aws as chronicle_aws
 
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.template_bodies):
             cached.cache_clear()
         yield client
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.template_bodies):
             cached.cache_clear()
     del os.environ["AWS_ACCESS_KEY_ID"]
