@@ -61,7 +61,7 @@ def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
         if name not in properties:
             errors.append({"path": "$.body", "message": f"placeholder parameters.{name} names no property of the "
                                                         "parameter schema"})
-    return errors
+    return sorted(errors, key=lambda e: (e["path"], e["message"]))
 
 
 def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[str, Any] | None = None
