@@ -9,6 +9,7 @@ from chronicle.projections.lambda_handler import announce, project_record
 
 logger = Logger()
 metrics = Metrics()
+metrics.set_default_dimensions(readModel="templates")
 store = aws.event_store()
 table = aws.env("TEMPLATE_TABLE")
 events_client = aws.client("events")
@@ -19,7 +20,6 @@ bus = aws.env("EVENT_BUS")
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
     record = event["detail"]
-    metrics.add_dimension(name="readModel", value="templates")
     return project_record(
         record, lambda r: template.apply(r, store, table), metrics, logger,
         on_change=lambda result: announce(events_client, bus, "TemplateChanged", record["aggregateId"],

@@ -9,6 +9,7 @@ from chronicle.projections.lambda_handler import project_record
 
 logger = Logger()
 metrics = Metrics()
+metrics.set_default_dimensions(readModel="templateUsage")
 store = aws.event_store()
 table = aws.env("USAGE_TABLE")
 
@@ -16,5 +17,4 @@ table = aws.env("USAGE_TABLE")
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    metrics.add_dimension(name="readModel", value="templateUsage")
     return project_record(event["detail"], lambda r: usage.apply(r, store, table), metrics, logger)

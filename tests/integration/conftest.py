@@ -13,7 +13,12 @@ TABLES = {
     "CommandLogTable": ("commands", [("commandId", "S", "HASH")]),
     "SnapshotTable": ("snapshots", [("aggregateId", "S", "HASH")]),
     "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
+    "TemplateReadModelTable": ("templates", [("id", "S", "HASH")]),
+    "ServiceUsageReadModelTable": ("usage", [("projectId", "S", "HASH"), ("serviceName", "S", "RANGE")]),
 }
+# Global secondary indexes as template.yaml declares them: table -> (index, hash, range)
+INDEXES = {"projects": ("byOwner", "ownerId", "updatedAt"), "templates": ("byName", "catalog", "sortKey"),
+           "usage": ("byTemplate", "templateId", "useKey")}
 
 
 @pytest.fixture
@@ -23,6 +28,7 @@ def aws(monkeypatch):
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
                         "TEMPLATE_BUCKET": "chronicle-templates",
+                        "TEMPLATE_TABLE": "templates", "USAGE_TABLE": "usage",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -30,12 +36,13 @@ def aws(monkeypatch):
         client = boto3.client("dynamodb")
         for table, keys in TABLES.values():
             extra = {}
-            if table == "projects":
-                keys = keys + [("ownerId", "S", None), ("updatedAt", "S", None)]
+            if table in INDEXES:
+                index, hash_key, range_key = INDEXES[table]
+                keys = keys + [(hash_key, "S", None), (range_key, "S", None)]
                 extra["GlobalSecondaryIndexes"] = [{
-                    "IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [{"AttributeName": "ownerId", "KeyType": "HASH"},
-                                  {"AttributeName": "updatedAt", "KeyType": "RANGE"}]}]
+                    "IndexName": index, "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                                  {"AttributeName": range_key, "KeyType": "RANGE"}]}]
             client.create_table(
                 TableName=table, BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
