@@ -9,7 +9,6 @@ from chronicle.projections.lambda_handler import announce, project_record
 
 logger = Logger()
 metrics = Metrics()
-metrics.set_default_dimensions(readModel="templates")
 store = aws.event_store()
 table = aws.env("TEMPLATE_TABLE")
 events_client = aws.client("events")

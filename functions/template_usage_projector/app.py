@@ -9,7 +9,6 @@ from chronicle.projections.lambda_handler import project_record
 
 logger = Logger()
 metrics = Metrics()
-metrics.set_default_dimensions(readModel="templateUsage")
 store = aws.event_store()
 table = aws.env("USAGE_TABLE")
 
