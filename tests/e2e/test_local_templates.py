@@ -1,0 +1,173 @@
+"""Templates and services over HTTP on the local runtime: the whole story of SPEC sections 3 and 5 (upload,
+validation, a project with two dependent services, a forbidden removal, removal in order), every AddService /
+RemoveService rule as its named 422, the body limits, and onTemplateChanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from local_helpers import graphql, http
+from test_local_subscriptions import open_socket
+
+pytestmark = pytest.mark.e2e
+
+SCHEMA = {"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}}, "required": ["replicas"]}
+BODY = "kind: Deployment\nspec:\n  replicas: ${{ parameters.replicas }}\n"
+
+READ = """query R($t: ID!, $p: ID!) {
+  template(id: $t) { id name version body bodySha256 bodySize parameters uploadedBy
+                     validation { valid errors { path message } atVersion } }
+  templates(limit: 100) { items { id name version } }
+  templateUsage(templateId: $t) { serviceCount projectCount services { projectId serviceName templateVersion } }
+  serviceTopology(projectId: $p) { version services { name dependsOn } edges { from to } deployOrder }
+}"""
+
+
+def command(runtime, command_type, body, actor="alice"):
+    return http("POST", f"{runtime.url}/commands/{command_type}", body, {"X-Actor-Id": actor})
+
+
+def ok(runtime, command_type, body):
+    status, answer = command(runtime, command_type, body)
+    assert status == 200, answer
+    return answer
+
+
+def refused_rules(runtime, command_type, body):
+    status, answer = command(runtime, command_type, body)
+    assert status == 422 and answer["error"] == "BusinessRuleViolation", answer
+    return [d["rule"] for d in answer["details"]]
+
+
+def upload(runtime, body=BODY, parameters=None, name="web"):
+    return ok(runtime, "UploadTemplate", {"data": {"name": name, "body": body,
+                                                   "parameters": parameters or SCHEMA}})["aggregateId"]
+
+
+def test_the_whole_story(runtime):
+    answer = ok(runtime, "UploadTemplate", {"data": {"name": "story-web", "body": BODY, "parameters": SCHEMA}})
+    template_id = answer["aggregateId"]
+    assert [e["eventType"] for e in answer["events"]] == ["TemplateUploaded", "TemplateValidated"]
+    project_id = ok(runtime, "CreateProject", {"data": {"name": "Story", "ownerId": "alice"}})["aggregateId"]
+
+    def read():
+        return graphql(runtime.url, READ, t=template_id, p=project_id)
+
+    seen = read()
+    assert seen["template"]["body"] == BODY and seen["template"]["uploadedBy"] == "alice"
+    assert seen["template"]["validation"] == {"valid": True, "errors": [], "atVersion": 2}
+    assert {"id": template_id, "name": "story-web", "version": 2} in seen["templates"]["items"]
+    assert seen["templateUsage"]["serviceCount"] == 0
+    assert seen["serviceTopology"] == {"version": 1, "services": [], "edges": [], "deployOrder": []}
+
+    ok(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "db", "templateId": template_id, "parameters": {"replicas": 1}}})
+    seen = read()
+    assert seen["templateUsage"] == {"serviceCount": 1, "projectCount": 1, "services": [
+        {"projectId": project_id, "serviceName": "db", "templateVersion": 2}]}
+    assert seen["serviceTopology"]["deployOrder"] == ["db"]
+
+    ok(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "api", "templateId": template_id, "parameters": {"replicas": 3}, "dependsOn": ["db"]}})
+    seen = read()
+    assert seen["templateUsage"]["serviceCount"] == 2
+    assert seen["serviceTopology"] == {"version": 3, "services": [{"name": "api", "dependsOn": ["db"]},
+                                                                  {"name": "db", "dependsOn": []}],
+                                       "edges": [{"from": "api", "to": "db"}], "deployOrder": ["db", "api"]}
+
+    status, answer = command(runtime, "RemoveService", {"aggregateId": project_id, "data": {"serviceName": "db"}})
+    assert status == 422 and answer["details"] == [{"rule": "NoDependents", "serviceName": "db",
+                                                    "dependents": ["api"]}]
+    assert read() == seen  # nothing changed
+
+    ok(runtime, "RemoveService", {"aggregateId": project_id, "data": {"serviceName": "api"}})
+    seen = read()
+    assert seen["templateUsage"]["serviceCount"] == 1 and seen["serviceTopology"]["deployOrder"] == ["db"]
+    ok(runtime, "RemoveService", {"aggregateId": project_id, "data": {"serviceName": "db"}})
+    seen = read()
+    assert seen["templateUsage"]["serviceCount"] == 0
+    assert seen["serviceTopology"] == {"version": 5, "services": [], "edges": [], "deployOrder": []}
+    assert seen["template"]["version"] == 2  # the template itself did not change
+
+    # every version of the project answers, rebuilt from its events
+    history = graphql(runtime.url, 'query H($id: ID!) { history(aggregateId: $id) { eventType eventSequence '
+                                   'actorId data } }', id=project_id)["history"]
+    assert [e["eventType"] for e in history] == ["ProjectCreated", "ServiceAdded", "ServiceAdded",
+                                                 "ServiceRemoved", "ServiceRemoved"]
+    assert json.loads(history[1]["data"])["templateVersion"] == 2
+    expected_services = {1: [], 2: ["db"], 3: ["api", "db"], 4: ["db"], 5: []}
+    for version, names in expected_services.items():
+        at = graphql(runtime.url, "query A($id: ID!, $v: Int) { projectAt(id: $id, version: $v) { version "
+                                  "services { name templateId } } }", id=project_id, v=version)["projectAt"]
+        assert at["version"] == version and [s["name"] for s in at["services"]] == names
+    template_history = graphql(runtime.url, 'query H($id: ID!) { history(aggregateId: $id) { eventType } }',
+                               id=template_id)["history"]
+    assert [e["eventType"] for e in template_history] == ["TemplateUploaded", "TemplateValidated"]
+
+
+def test_every_service_rule_is_a_named_422(runtime):
+    template_id = upload(runtime)
+    invalid_id = upload(runtime, body="x: ${{ parameters.missing }}\n", parameters={"type": "object"}, name="bad")
+    project_id = ok(runtime, "CreateProject", {"data": {"name": "Rules", "ownerId": "alice"}})["aggregateId"]
+    ok(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "db", "templateId": template_id, "parameters": {"replicas": 1}}})
+    ok(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "api", "templateId": template_id, "parameters": {"replicas": 1}, "dependsOn": ["db"]}})
+
+    def add(**data):
+        return refused_rules(runtime, "AddService", {"aggregateId": project_id, "data": {
+            "serviceName": "web", "templateId": template_id, "parameters": {"replicas": 1}, **data}})
+
+    assert add(serviceName="db") == ["ServiceNameUnique"]
+    assert add(templateId="no-such-template") == ["TemplateExists"]
+    assert add(templateId=invalid_id, parameters={}) == ["TemplateValidated"]
+    status, answer = command(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "web", "templateId": template_id, "parameters": {"replicas": 0, "extra": "x"}}})
+    assert status == 422 and [(d["rule"], d["path"]) for d in answer["details"]] == [
+        ("ParametersMatchTemplate", "$.data.parameters.replicas")]
+    assert add(dependsOn=["db", "cache", "queue"]) == ["DependenciesExist"]
+    assert add(dependsOn=["web"]) == ["DependenciesExist"]  # no service can depend on itself: no cycles
+    assert refused_rules(runtime, "RemoveService", {"aggregateId": project_id, "data": {"serviceName": "x"}}) == [
+        "ServiceExists"]
+    assert refused_rules(runtime, "RemoveService", {"aggregateId": project_id, "data": {"serviceName": "db"}}) == [
+        "NoDependents"]
+    ok(runtime, "ChangeTemplateParameters", {"aggregateId": template_id, "data": {"parameters": {
+        "type": "object", "properties": {"replicas": {"type": "integer"}, "zone": {"type": "string"}},
+        "required": ["zone"]}}})
+    assert add() == ["ParametersMatchTemplate"]  # valid against the old schema only
+    ok(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "web", "templateId": template_id, "parameters": {"replicas": 1, "zone": "a"}}})
+
+
+def test_template_body_limits_and_invalid_templates(runtime):
+    status, answer = command(runtime, "UploadTemplate", {"data": {"name": "big", "body": "x" * (64 * 1024 + 1),
+                                                                  "parameters": SCHEMA}})
+    assert status == 413 and answer["error"] == "PayloadTooLarge"
+    status, answer = command(runtime, "UploadTemplate", {"data": {"name": "bin", "body": "\u0001\u0002",
+                                                                  "parameters": SCHEMA}})
+    assert status == 400 and answer["details"][0]["path"] == "$.data.body"
+    exactly = "a: " + "x" * (64 * 1024 - 3)
+    assert ok(runtime, "UploadTemplate", {"data": {"name": "max", "body": exactly, "parameters": {
+        "type": "object"}}})["version"] == 2
+    template_id = upload(runtime, body="a: [\n", parameters={"type": "array"}, name="broken")
+    validation = graphql(runtime.url, 'query T($id: ID!) { template(id: $id) { validation { valid errors { path } '
+                                      '} } }', id=template_id)["template"]["validation"]
+    assert validation == {"valid": False, "errors": [{"path": "$.body"}, {"path": "$.parameters.type"}]}
+    assert ok(runtime, "ValidateTemplate", {"aggregateId": template_id, "data": {}})["version"] == 3
+    status, answer = command(runtime, "ValidateTemplate", {"aggregateId": "no-such-template", "data": {}})
+    assert status == 404 and answer["error"] == "AggregateNotFound"
+
+
+def test_on_template_changed(runtime):
+    template_id = upload(runtime)
+    with open_socket(runtime) as ws:
+        ws.send(json.dumps({"id": "t", "type": "subscribe", "payload": {
+            "query": "subscription S($id: ID) { onTemplateChanged(id: $id) { id version eventType } }",
+            "variables": {"id": template_id}}}))
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+        ok(runtime, "ChangeTemplateParameters", {"aggregateId": template_id, "data": {"parameters": SCHEMA}})
+        received = [json.loads(ws.recv(timeout=5))["payload"]["data"]["onTemplateChanged"] for _ in range(2)]
+        assert sorted((r["version"], r["eventType"]) for r in received) == [
+            (3, "TemplateParametersChanged"), (4, "TemplateValidated")]
