@@ -84,7 +84,7 @@ def workflow_latencies(runtime) -> list[tuple[str, str, str]]:
     for i in range(SEQUENTIAL):
         runs["CreateProject"].append(timed(lambda: post(f"{runtime.url}/commands/CreateProject",
                                                         {"data": {"name": "bench", "ownerId": "bench"}})))
-        runs["AddService"].append(timed(lambda: post(f"{runtime.url}/commands/AddService", {
+        runs["AddService"].append(timed(lambda i=i: post(f"{runtime.url}/commands/AddService", {
             "aggregateId": project_id, "data": {"serviceName": f"s{i}", "templateId": template_id,
                                                 "parameters": {"replicas": 1}}})))
         runs["UploadTemplate"].append(timed(lambda: post(f"{runtime.url}/commands/UploadTemplate",
