@@ -171,3 +171,52 @@ def test_on_template_changed(runtime):
         received = [json.loads(ws.recv(timeout=5))["payload"]["data"]["onTemplateChanged"] for _ in range(2)]
         assert sorted((r["version"], r["eventType"]) for r in received) == [
             (3, "TemplateParametersChanged"), (4, "TemplateValidated")]
+
+
+def test_a_template_change_racing_add_service_is_caught_by_the_workflow(runtime, monkeypatch):
+    """Through the real AddService state machine: right after LoadFacts read the template (old schema), a
+    ChangeTemplateParameters lands. The append's ConditionCheck on the template stream fails, the Parallel state's
+    Retry runs LoadFacts again, and the service, valid only against the old schema, is refused."""
+    from chronicle import aws as chronicle_aws
+    from chronicle import facts
+    from chronicle.commands import decide_and_append, follow_up, validate_request
+
+    template_id = upload(runtime, name="raced")
+    project_id = ok(runtime, "CreateProject", {"data": {"name": "Race", "ownerId": "alice"}})["aggregateId"]
+    loads = []
+    original = facts.FACT_LOADERS["AddService"]
+
+    def change_template_after_loading(command, loader, bodies):
+        found = original(command, loader, bodies)
+        loads.append(found["template"]["version"])
+        if len(loads) == 1:  # the template moves on between this step and the append
+            change = validate_request({"commandType": "ChangeTemplateParameters", "actorId": "bob", "body": json.dumps(
+                {"aggregateId": template_id, "data": {"parameters": {
+                    "type": "object", "properties": {"replicas": {"type": "integer"}, "zone": {"type": "string"}},
+                    "required": ["zone"]}}})})
+            store, aggregate_loader = chronicle_aws.event_store(), chronicle_aws.aggregate_loader()
+            outcome = decide_and_append(change, store, aggregate_loader)
+            validation = facts.load_facts(follow_up(change, outcome, "ValidateTemplate"), aggregate_loader, bodies)
+            decide_and_append(validation, store, aggregate_loader)
+        return found
+
+    monkeypatch.setitem(facts.FACT_LOADERS, "AddService", change_template_after_loading)
+    status, answer = command(runtime, "AddService", {"aggregateId": project_id, "data": {
+        "serviceName": "api", "templateId": template_id, "parameters": {"replicas": 2}}})
+    assert loads == [2, 4]  # loaded, lost the race, loaded again
+    assert status == 422 and [d["rule"] for d in answer["details"]] == ["ParametersMatchTemplate"], answer
+    history = graphql(runtime.url, 'query H($id: ID!) { history(aggregateId: $id) { eventType } }', id=project_id)
+    assert [e["eventType"] for e in history["history"]] == ["ProjectCreated"]
+
+
+def test_template_bodies_survive_a_restart(cli_runtime, tmp_path):
+    state = tmp_path / "state"
+    first = cli_runtime(state)
+    template_id = upload(first)
+    first.stop()
+    assert (state / "s3").is_dir()
+    second = cli_runtime(state)
+    query = 'query T($id: ID!) { template(id: $id) { body validation { valid } } }'
+    assert graphql(second.url, query, id=template_id)["template"] == {"body": BODY, "validation": {"valid": True}}
+    assert ok(second, "ValidateTemplate", {"aggregateId": template_id, "data": {}})["version"] == 3  # reads S3
+    second.stop()
