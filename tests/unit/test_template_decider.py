@@ -34,6 +34,11 @@ def test_template_commands_route_to_the_template_aggregate():
     ("port: 1\n", {"type": "object", "properties": {"port": {"type": "nonsense"}}},
      ["$.parameters.properties.port.type"]),
     ("port: 1\n", ["not", "an", "object"], ["$.parameters"]),
+    ("port: 1\n", {"type": "object", "$defs": {"p": {"type": "integer"}},
+                   "properties": {"port": {"$ref": "#/$defs/p"}}}, []),
+    ("port: 1\n", {"type": "object", "properties": {"port": {"$ref": "https://example.invalid/p.json"},
+                                                    "host": {"$ref": "#/$defs/missing"}}},
+     ["$.parameters.properties.host.$ref", "$.parameters.properties.port.$ref"]),
 ])
 def test_validate_template(body, parameters, paths):
     assert [e["path"] for e in template.validate_template(body, parameters)] == paths
@@ -115,6 +120,12 @@ def test_parameters_rule_names_each_json_path():
     details = broken(lambda: add(project_with(), template_facts(parameters=schema),
                                  parameters={"tags": ["a", 1]}))
     assert sorted(d["path"] for d in details) == ["$.data.parameters", "$.data.parameters.tags[1]"]
+
+
+def test_a_schema_with_a_dangling_reference_is_a_rule_violation_not_a_crash():
+    schema = {"type": "object", "properties": {"port": {"$ref": "https://example.invalid/p.json"}}}
+    details = broken(lambda: add(project_with(), template_facts(parameters=schema), parameters={"port": 1}))
+    assert [d["rule"] for d in details] == ["ParametersMatchTemplate"]
 
 
 def test_remove_service_rules():

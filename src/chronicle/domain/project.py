@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.domain.template import is_usable
@@ -78,7 +79,13 @@ def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -
                        "message": f"the template cannot be used: {why}"})
     else:
         validator = Draft202012Validator(template["parameters"])
-        for error in sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path))):
+        try:
+            errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)))
+        except Unresolvable as error:  # validation refuses such schemas; this guards templates validated before
+            broken.append({"rule": "ParametersMatchTemplate", "path": "$.data.parameters",
+                           "message": f"the template's parameter schema cannot be applied: {error}"})
+            errors = []
+        for error in errors:
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             broken.append({"rule": "ParametersMatchTemplate", "path": f"$.data.parameters{path}",
                            "message": error.message})

@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from chronicle.domain import Aggregate, NewEvent, State
 
@@ -53,6 +56,8 @@ def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             errors.append({"path": f"$.parameters{path}", "message": f"not a valid Draft 2020-12 schema: "
                                                                      f"{error.message}"})
+        else:
+            errors += _unresolvable_refs(parameters)
         if parameters.get("type") != "object":
             errors.append({"path": "$.parameters.type", "message": "the parameter schema must have type object"})
         if isinstance(parameters.get("properties"), dict):
@@ -62,6 +67,33 @@ def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
             errors.append({"path": "$.body", "message": f"placeholder parameters.{name} names no property of the "
                                                         "parameter schema"})
     return sorted(errors, key=lambda e: (e["path"], e["message"]))
+
+
+def _unresolvable_refs(schema: dict[str, Any]) -> list[dict[str, str]]:
+    """Every $ref the schema cannot resolve by itself: nothing is fetched from the network, so a remote or dangling
+    reference would fail every service later; it is a validation error of the template now."""
+    base = "urn:chronicle:template-parameters"
+    resolver = Registry().with_resource(base, DRAFT202012.create_resource(schema)).resolver(base_uri=base)
+    found: list[dict[str, str]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                    try:
+                        resolver.lookup(value)
+                    except Unresolvable:
+                        found.append({"path": f"{path}.{key}", "message": f"{value!r} cannot be resolved within the "
+                                                                          "parameter schema (remote references are "
+                                                                          "not fetched)"})
+                else:
+                    walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+
+    walk(schema, "$.parameters")
+    return found
 
 
 def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[str, Any] | None = None
