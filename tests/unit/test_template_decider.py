@@ -29,6 +29,9 @@ def test_template_commands_route_to_the_template_aggregate():
     ("port: ${{ parameters.port }}\n", SCHEMA, []),
     ('{"port": "${{ parameters.port }}"}', SCHEMA, []),  # JSON is YAML
     ("a: [1, 2\n", SCHEMA, ["$.body"]),
+    ("[" * 20000 + "]" * 20000, {"type": "object"}, ["$.body"]),  # nested too deeply for the parser
+    ("a: 1\n", {"type": "object", "properties": {"a": {"type": "string", "pattern": "(["}}},
+     ["$.parameters.properties.a.pattern"]),
     ("port: ${{ parameters.host }}\n", SCHEMA, ["$.body"]),
     ("port: 1\n", {"type": "array"}, ["$.parameters.type"]),
     ("port: 1\n", {"type": "object", "properties": {"port": {"type": "nonsense"}}},

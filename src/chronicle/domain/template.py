@@ -46,6 +46,8 @@ def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
         errors.append({"path": "$.body", "message": f"not valid YAML{where}: {problem}"})
+    except RecursionError:  # a body of thousands of nested brackets: refuse it as invalid, not as a crash
+        errors.append({"path": "$.body", "message": "not valid YAML: nested too deeply"})
     properties: dict[str, Any] = {}
     if not isinstance(parameters, dict):
         errors.append({"path": "$.parameters", "message": "the parameter schema must be a JSON object"})
