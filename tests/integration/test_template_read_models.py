@@ -126,3 +126,14 @@ def test_rebuild_each_read_model_by_name(aws, capsys):
     assert queries.templateUsage(template_id)["serviceCount"] == 1 and queries.project(shop)["version"] == 2
     assert main(["projections", "rebuild", "--event-table", "events"]) == 0  # twice = once
     assert queries.templateUsage(template_id)["serviceCount"] == 1
+
+
+def test_rebuild_by_id_skips_streams_of_other_models(aws, capsys):
+    from chronicle.cli import main
+
+    template_id = upload()["response"]["aggregateId"]
+    shop = create_project()
+    assert main(["projections", "rebuild", "--event-table", "events", "--id", shop, "--id", template_id]) == 0
+    assert queries.project(shop)["version"] == 1 and queries.template(template_id)["version"] == 2
+    assert main(["projections", "rebuild", "--event-table", "events", "--id", "nope"]) == 1
+    assert "no stream for: nope" in capsys.readouterr().out

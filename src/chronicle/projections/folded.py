@@ -76,6 +76,7 @@ class RebuildReport:
     rebuilt: list[str] = field(default_factory=list)
     newer_kept: list[str] = field(default_factory=list)  # a live projector was ahead: left as it was
     missing: list[str] = field(default_factory=list)  # asked for, but no such stream
+    other: list[str] = field(default_factory=list)  # asked for, but a stream of another aggregate: not this model's
 
 
 def stream_ids(store: EventStore, created_event: str) -> Iterator[str]:
@@ -100,8 +101,11 @@ def rebuild(store: EventStore, table: str, model: FoldedModel, ids: Iterable[str
     loader = AggregateLoader(store, None)  # folds with the aggregate's evolve, as the projector does
     for stream_id in (ids if ids is not None else stream_ids(store, model.created_event)):
         state = loader.load(model.aggregate, stream_id).state
-        if state["version"] == 0 or not state.get("exists"):
+        if state["version"] == 0:
             report.missing.append(stream_id)
+            continue
+        if not state.get("exists"):
+            report.other.append(stream_id)
             continue
         try:
             store.client.put_item(

@@ -116,6 +116,9 @@ def rebuild(store: EventStore, table: str, ids: Iterable[str] | None = None) -> 
         if version == 0:
             report.missing.append(project_id)
             continue
+        if store.read(project_id, 1, 1)[0]["eventType"] != "ProjectCreated":
+            report.other.append(project_id)
+            continue
         for event in store.iter_events(project_id):
             if event["eventType"] in ("ServiceAdded", "ServiceRemoved"):
                 _apply_one(store.client, table, event)
