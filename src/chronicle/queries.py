@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import logging
 from typing import Any
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from chronicle.projections import usage as usage_projection
 from datetime import UTC
 
 MAX_PAGE = 100
+log = logging.getLogger(__name__)
 
 
 def _project(project_id: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +157,12 @@ def template(id: str) -> dict[str, Any] | None:
     if not item:
         return None
     state = template_projection.from_item(item)
-    return _template(id, state, aws.template_bodies().get(state["bodyKey"], state["bodySha256"]))
+    try:
+        body = aws.template_bodies().get(state["bodyKey"], state["bodySha256"])
+    except Exception:  # noqa: BLE001 - the details still answer; the body is null and the log says why
+        log.exception("template body not readable", extra={"templateId": id, "bodyKey": state["bodyKey"]})
+        body = None
+    return _template(id, state, body)
 
 
 def templates(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:

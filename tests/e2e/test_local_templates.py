@@ -220,3 +220,19 @@ def test_template_bodies_survive_a_restart(cli_runtime, tmp_path):
     assert graphql(second.url, query, id=template_id)["template"] == {"body": BODY, "validation": {"valid": True}}
     assert ok(second, "ValidateTemplate", {"aggregateId": template_id, "data": {}})["version"] == 3  # reads S3
     second.stop()
+
+
+def test_replayed_commands_answer_the_same_and_store_nothing(runtime):
+    body = {"commandId": "e2e-upload-once", "data": {"name": "once", "body": BODY, "parameters": SCHEMA}}
+    first = ok(runtime, "UploadTemplate", body)
+    assert ok(runtime, "UploadTemplate", body) == first
+    template_id = first["aggregateId"]
+    project_id = ok(runtime, "CreateProject", {"data": {"name": "Once", "ownerId": "alice"}})["aggregateId"]
+    add = {"aggregateId": project_id, "commandId": "e2e-add-once", "data": {
+        "serviceName": "db", "templateId": template_id, "parameters": {"replicas": 1}}}
+    assert ok(runtime, "AddService", add) == ok(runtime, "AddService", add)
+    history = graphql(runtime.url, 'query H($a: ID!, $b: ID!) { a: history(aggregateId: $a) { eventType } '
+                                   'b: history(aggregateId: $b) { eventType } }', a=template_id, b=project_id)
+    assert len(history["a"]) == 2 and len(history["b"]) == 2
+    status, answer = command(runtime, "UploadTemplate", {**body, "data": {**body["data"], "name": "other"}})
+    assert (status, answer["error"]) == (409, "IdempotencyKeyReused")
