@@ -160,3 +160,24 @@ def test_validate_after_a_change_answers_both_events(aws):
     assert [e["eventType"] for e in outcome["response"]["events"]] == ["TemplateParametersChanged",
                                                                        "TemplateValidated"]
     assert outcome["response"]["commandId"] == cmd["commandId"] and outcome["stream"]["fromSequence"] == 3
+
+
+def test_append_checks_hold_other_streams_at_their_version(aws):
+    from eventstore_helpers import record
+
+    from chronicle.eventstore import NO_STREAM
+    from chronicle.eventstore.store import FactsChanged
+
+    store = chronicle_aws.event_store()
+    created = {"name": "P", "ownerId": "o", "visibility": "private"}
+    store.append("other", [record("ProjectCreated", created)], NO_STREAM)
+    store.append("mine", [record("ProjectCreated", created)], NO_STREAM)
+    changed = {"set": {"a": 1}, "unset": []}
+    store.append("mine", [record("ProjectConfigurationChanged", changed)], 1,
+                 checks=[{"aggregateId": "other", "version": 1}, {"aggregateId": "mine", "version": 1}])
+    store.append("other", [record("ProjectConfigurationChanged", changed)], 1)
+    with pytest.raises(FactsChanged) as moved:
+        store.append("mine", [record("ProjectConfigurationChanged", changed)], 2,
+                     checks=[{"aggregateId": "other", "version": 1}])
+    assert moved.value.checks == [{"aggregateId": "other", "version": 1}]
+    assert store.version("mine") == 2  # nothing written
