@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from local_helpers import graphql, http
 from test_local_subscriptions import open_socket
 
@@ -236,3 +238,54 @@ def test_replayed_commands_answer_the_same_and_store_nothing(runtime):
     assert len(history["a"]) == 2 and len(history["b"]) == 2
     status, answer = command(runtime, "UploadTemplate", {**body, "data": {**body["data"], "name": "other"}})
     assert (status, answer["error"]) == (409, "IdempotencyKeyReused")
+
+
+_text = st.one_of(st.text(max_size=30), st.sampled_from(["", " ", "\ud800", "a\x00b", "${{ parameters.x }}", "ñ" * 80]))
+_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), _text),
+                       lambda c: st.lists(c, max_size=3) | st.dictionaries(_text, c, max_size=3), max_leaves=8)
+_schemas = st.one_of(_values, st.fixed_dictionaries({"type": st.sampled_from(["object", "string", "nope"])}, optional={
+    "properties": st.dictionaries(st.sampled_from(["x", "replicas", "$ref"]), st.one_of(_values, st.fixed_dictionaries(
+        {}, optional={"type": st.sampled_from(["integer", "string", "bogus"]), "pattern": _text,
+                      "$ref": st.sampled_from(["#/$defs/a", "https://example.invalid/s", "#", _text])})), max_size=3),
+    "required": st.lists(_text, max_size=2), "$ref": _text}))
+_bodies = st.one_of(_text, st.lists(st.sampled_from(["a: 1", "- ${{ parameters.x }}", "[", "{", "key: ${{ parameters.replicas }}",
+                                                     ": :", "\t", "\u2028", "&a [*a, *a]"]), max_size=6).map("\n".join))
+_uploads = st.fixed_dictionaries({"data": st.fixed_dictionaries(
+    {"name": _text, "body": _bodies, "parameters": _schemas}, optional={"description": _text})})
+_adds = st.fixed_dictionaries({"serviceName": _text, "templateId": st.sampled_from(["fuzz-template", "nope"])},
+                              optional={"parameters": _values, "dependsOn": st.one_of(_values, st.lists(_text, max_size=3))})
+
+
+def event_count(runtime) -> int:
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint, region_name="us-east-1")
+    return client.scan(TableName=runtime.stack.tables["EventStoreTable"], Select="COUNT")["Count"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_template(runtime):
+    for command_type, body in (("UploadTemplate", {"aggregateId": "fuzz-template", "data": {
+            "name": "fuzz", "body": BODY, "parameters": SCHEMA}}),
+            ("CreateProject", {"aggregateId": "fuzz-services", "data": {"name": "Fuzz", "ownerId": "fuzz"}})):
+        status, answer = command(runtime, command_type, body)
+        assert status in (200, 409), answer
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(request=st.one_of(st.tuples(st.just("UploadTemplate"), _uploads),
+                         st.tuples(st.just("AddService"), _adds.map(lambda d: {"aggregateId": "fuzz-services",
+                                                                               "data": d}))))
+def test_any_template_or_service_gets_a_documented_answer(runtime, fuzz_template, request):
+    command_type, body = request
+    before = event_count(runtime)
+    status, answer = http("POST", f"{runtime.url}/commands/{command_type}",
+                          json.dumps(body).encode("utf-8", "surrogatepass"))
+    assert status in (200, 400, 404, 409, 413, 422), (status, answer)
+    if status == 200:
+        expected = ["TemplateUploaded", "TemplateValidated"] if command_type == "UploadTemplate" else ["ServiceAdded"]
+        assert [e["eventType"] for e in answer["events"]] == expected
+        return
+    assert set(answer) == {"error", "message", "details"} and "Traceback" not in json.dumps(answer), answer
+    assert event_count(runtime) == before
