@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+from eventstore_helpers import atomic_aws  # noqa: F401 - fixture
 from template_steps import WEB, add_service, append, command, create_project, upload
 
 from chronicle import aws as chronicle_aws
@@ -137,3 +138,34 @@ def test_rebuild_by_id_skips_streams_of_other_models(aws, capsys):
     assert queries.project(shop)["version"] == 1 and queries.template(template_id)["version"] == 2
     assert main(["projections", "rebuild", "--event-table", "events", "--id", "nope"]) == 1
     assert "no stream for: nope" in capsys.readouterr().out
+
+
+def test_racing_usage_projectors_converge(atomic_aws):  # noqa: F811
+    """Four projector instances, each delivering a shuffled copy of every project event at once."""
+    import threading
+
+    template_id = upload()["response"]["aggregateId"]
+    projects = [create_project(f"P{i}") for i in range(3)]
+    for i, project_id in enumerate(projects):
+        add_service(project_id, "db", template_id, {"replicas": 1})
+        add_service(project_id, "api", template_id, {"replicas": 1}, ["db"])
+        if i == 0:
+            append(command("RemoveService", {"aggregateId": project_id, "data": {"serviceName": "api"}}))
+    events = [e for p in projects for e in stream(p)]
+    errors = []
+
+    def deliver(seed):
+        try:
+            for event in random.Random(seed).sample(events, len(events)):
+                usage.apply(event, chronicle_aws.event_store(), "usage")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    found = queries.templateUsage(template_id)
+    assert (found["serviceCount"], found["projectCount"]) == (5, 3)
