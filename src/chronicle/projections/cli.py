@@ -39,7 +39,8 @@ def add_projections_parser(subparsers: Any) -> None:
     rebuild.add_argument("--usage-table", default=os.environ.get("USAGE_TABLE"),
                          help="the template usage read model table (default $USAGE_TABLE)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
-    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration; with "
+                                                        "--endpoint-url and none configured, us-east-1)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this stream (repeatable)")
     rebuild.set_defaults(func=run_rebuild)
 
@@ -60,7 +61,17 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from chronicle.projections import template as template_projection
     from chronicle.projections.rebuild import rebuild as rebuild_projects
 
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:  # an emulator (chronicle local) takes any region and any key: need no AWS configuration
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
+    try:
+        client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
+    except (BotoCoreError, ClientError) as error:
+        print(f"chronicle projections rebuild: {error}", file=sys.stderr)
+        return 1
     store = EventStore(args.event_table, client=client)
     runs = {"projects": lambda table: rebuild_projects(store, table, args.ids),
             "templates": lambda table: folded.rebuild(store, table, template_projection.MODEL, args.ids),
