@@ -47,3 +47,12 @@ def vault():
 
     return Vault(client("dynamodb"), client("kms"), env("KEYS_TABLE"), env("PERSONAL_DATA_KEY_ID"),
                  env("EMAIL_MAC_KEY_ID"))
+
+
+@cache
+def template_bodies():
+    """The template body bucket (TEMPLATE_BUCKET), or None in a process whose stack has none."""
+    from chronicle.template_bodies import TemplateBodies
+
+    bucket = os.environ.get("TEMPLATE_BUCKET")
+    return TemplateBodies(bucket, client("s3")) if bucket else None

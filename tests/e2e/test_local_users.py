@@ -109,9 +109,9 @@ def test_erasure_over_http_reaches_history_user_subscription_and_rebuild(runtime
     tables = runtime.stack.tables
     dynamodb = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint, region_name="us-east-1")
     dynamodb.delete_item(TableName=tables["UserReadModelTable"], Key={"id": {"S": me}})
-    code = main(["projections", "rebuild", "--model", "users", "--endpoint-url", runtime.aws_endpoint,
+    code = main(["projections", "rebuild", "--read-model", "users", "--endpoint-url", runtime.aws_endpoint,
                  "--region", "us-east-1", "--event-table", tables["EventStoreTable"],
-                 "--read-model-table", tables["UserReadModelTable"], "--id", me])
+                 "--user-table", tables["UserReadModelTable"], "--id", me])
     assert code == 0, capsys.readouterr()
     assert graphql(runtime.url, USER, actor=me, id=me)["user"] == {
         "id": me, "email": None, "displayName": None, "erased": True, "version": 2}

@@ -15,7 +15,12 @@ TABLES = {
     "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
     "PersonalDataKeysTable": ("keys", [("pk", "S", "HASH")]),
     "UserReadModelTable": ("users", [("id", "S", "HASH")]),
+    "TemplateReadModelTable": ("templates", [("id", "S", "HASH")]),
+    "ServiceUsageReadModelTable": ("usage", [("projectId", "S", "HASH"), ("serviceName", "S", "RANGE")]),
 }
+# Global secondary indexes as template.yaml declares them: table -> (index, hash, range)
+INDEXES = {"projects": ("byOwner", "ownerId", "updatedAt"), "templates": ("byName", "catalog", "sortKey"),
+           "usage": ("byTemplate", "templateId", "useKey")}
 
 
 @pytest.fixture
@@ -25,6 +30,8 @@ def aws(monkeypatch):
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
                         "KEYS_TABLE": "keys", "USER_TABLE": "users", "ADMIN_ACTOR_IDS": "root",
+                        "TEMPLATE_BUCKET": "chronicle-templates",
+                        "TEMPLATE_TABLE": "templates", "USAGE_TABLE": "usage",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -32,24 +39,27 @@ def aws(monkeypatch):
         client = boto3.client("dynamodb")
         for table, keys in TABLES.values():
             extra = {}
-            if table == "projects":
-                keys = keys + [("ownerId", "S", None), ("updatedAt", "S", None)]
+            if table in INDEXES:
+                index, hash_key, range_key = INDEXES[table]
+                keys = keys + [(hash_key, "S", None), (range_key, "S", None)]
                 extra["GlobalSecondaryIndexes"] = [{
-                    "IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [{"AttributeName": "ownerId", "KeyType": "HASH"},
-                                  {"AttributeName": "updatedAt", "KeyType": "RANGE"}]}]
+                    "IndexName": index, "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                                  {"AttributeName": range_key, "KeyType": "RANGE"}]}]
             client.create_table(
                 TableName=table, BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
+        boto3.client("s3").create_bucket(Bucket="chronicle-templates")
         kms = boto3.client("kms")
         monkeypatch.setenv("PERSONAL_DATA_KEY_ID", kms.create_key()["KeyMetadata"]["KeyId"])
         monkeypatch.setenv("EMAIL_MAC_KEY_ID", kms.create_key(KeySpec="HMAC_256",
                                                         KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"])
         from chronicle import aws as chronicle_aws
 
-        caches = (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader, chronicle_aws.vault)
+        caches = (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader, chronicle_aws.vault,
+                  chronicle_aws.template_bodies)
         for cached in caches:
             cached.cache_clear()
         yield client

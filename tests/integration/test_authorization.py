@@ -16,13 +16,16 @@ from chronicle import errors
 from chronicle.commands import decide_and_append, validate_request
 from chronicle.domain import all_commands
 from chronicle.policy import covers
+from template_steps import WEB, append, command, facts, upload
 
 counter = itertools.count()
 
 
 def run(command_type, body, actor):
-    command = validate_request({"commandType": command_type, "body": json.dumps(body), "actorId": actor})
-    return decide_and_append(command, chronicle_aws.event_store(), chronicle_aws.aggregate_loader())
+    cmd = validate_request({"commandType": command_type, "body": json.dumps(body), "actorId": actor})
+    if command_type in WITH_FACTS:
+        cmd = facts(cmd)
+    return decide_and_append(cmd, chronicle_aws.event_store(), chronicle_aws.aggregate_loader())
 
 
 def register(actor, email):
@@ -44,8 +47,46 @@ def setup_victim():
     return "victim"
 
 
+def setup_template():
+    return upload()["response"]["aggregateId"]  # uploaded by alice
+
+
+def setup_project_with_service():
+    project = setup_project()
+    template = setup_template()
+    outcome = append(facts(command("AddService", {"aggregateId": project, "data": {
+        "serviceName": "svc-a", "templateId": template, "parameters": {"replicas": 1}, "dependsOn": []}}, "olivia")))
+    assert outcome["response"]["version"] == 2
+    return project
+
+
+def setup_project_and_template():
+    project = setup_project()
+    TEMPLATES[project] = setup_template()
+    return project
+
+
+def add_service_body(project):
+    template = TEMPLATES[project]
+    return {"aggregateId": project, "data": {"serviceName": f"svc-{next(counter)}", "templateId": template,
+                                             "parameters": {"replicas": 2}, "dependsOn": []}}
+
+
+TEMPLATES: dict[str, str] = {}
+# commands whose workflow loads facts (LoadFacts) before AppendEvents
+WITH_FACTS = {"AddService", "ValidateTemplate"}
+
 # command -> (make the stream, body for a stream id, the (resource, permission) needed)
 CASES = {
+    "AddService": (setup_project_and_template, add_service_body, lambda i: (f"project:{i}", "write")),
+    "RemoveService": (setup_project_with_service, lambda i: {"aggregateId": i, "data": {"serviceName": "svc-a"}},
+                      lambda i: (f"project:{i}", "write")),
+    "ValidateTemplate": (setup_template, lambda i: {"aggregateId": i, "data": {}},
+                         lambda i: (f"template:{i}", "write")),
+    "ChangeTemplateParameters": (
+        setup_template,
+        lambda i: {"aggregateId": i, "data": {"parameters": {**WEB, "description": f"v{next(counter)}"}}},
+        lambda i: (f"template:{i}", "write")),
     "ChangeProjectConfiguration": (
         setup_project, lambda i: {"aggregateId": i, "data": {"set": {f"k{next(counter)}": 1}}},
         lambda i: (f"project:{i}", "write")),
@@ -64,7 +105,7 @@ CASES = {
     "EraseUserPersonalData": (
         setup_victim, lambda i: {"aggregateId": i, "data": {}}, lambda i: (f"user:{i}", "admin")),
 }
-OPEN_TO_ANYONE = {"CreateProject", "RegisterUser"}  # RegisterUser of oneself; of another id: CASES
+OPEN_TO_ANYONE = {"CreateProject", "RegisterUser", "UploadTemplate"}  # RegisterUser of oneself; of another id: CASES
 
 
 def test_every_command_has_a_case():
@@ -98,6 +139,16 @@ def test_forbidden_then_granted_then_revoked(aws, command_type):
     with pytest.raises(errors.Forbidden):
         run(command_type, body(stream), "mallory")
     assert stored_counts(aws) == before
+
+
+def test_the_uploader_changes_a_template_and_anyone_uses_a_validated_one(aws):
+    template = setup_template()
+    run("ChangeTemplateParameters", {"aggregateId": template, "data": {"parameters": WEB}}, "alice")
+    run("ValidateTemplate", {"aggregateId": template, "data": {}}, "alice")  # as the workflow does right after
+    project = run("CreateProject", {"data": {"name": "P", "ownerId": "bob"}}, "bob")["response"]["aggregateId"]
+    outcome = run("AddService", {"aggregateId": project, "data": {"serviceName": "web", "templateId": template,
+                                                                  "parameters": {"replicas": 1}, "dependsOn": []}}, "bob")
+    assert outcome["response"]["version"] == 2  # bob holds nothing on alice's template
 
 
 def test_the_owner_and_creator_change_a_project_without_grants(aws):

@@ -37,7 +37,8 @@ def _entries(pairs: set[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"resource": r, "permission": p} for r, p in sorted(pairs)]
 
 
-def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEvent]:
+def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[str, Any] | None = None
+           ) -> list[NewEvent]:
     """`state` has its personal fields opened (plain text, or None when erased)."""
     if command_type == "RegisterUser":
         return [("UserRegistered", {"email": normalise_email(data["email"]), "displayName": data["displayName"]})]

@@ -35,6 +35,14 @@ class AppendConflict(Exception):
         super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
 
 
+class FactsChanged(AppendConflict):
+    """Another stream the command's decision relied on (a `checks` entry) is no longer at the version read."""
+
+    def __init__(self, aggregate_id: str, checks: list[dict[str, Any]]):
+        super().__init__(aggregate_id, "checked")
+        self.checks = checks
+
+
 class CommandAlreadyRecorded(Exception):
     """The command log already holds this commandId (a retry, or a reuse of the key)."""
 
@@ -68,8 +76,13 @@ class EventStore:
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
                command_record: dict[str, dict[str, Any]] | None = None,
+               checks: list[dict[str, Any]] | None = None,
                extra_items: list[tuple[dict[str, Any], str]] | None = None) -> list[dict[str, Any]]:
         """Append `events` (records without eventSequence) after `expected_version`; returns them numbered.
+
+        `checks` ([{aggregateId, version}] of other streams) makes the append conditional on each of those streams
+        still being at that version: a ConditionCheck that event version+1 does not exist, in the same transaction
+        (FactsChanged when one moved).
 
         `extra_items` are (TransactWriteItems item, tag) written in the same transaction (a reservation, a key):
         all or nothing with the events.
@@ -96,11 +109,13 @@ class EventStore:
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
         check_previous = isinstance(expected_version, int) and base > 0
-        self._check_limits(items, command_record, extra_items=int(check_previous) + len(extra_items))
+        checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
+        self._check_limits(items, command_record,
+                           extra_items=int(check_previous) + len(checks) + len(extra_items))
 
         condition = "attribute_not_exists(eventSequence)"
         try:
-            if len(items) == 1 and command_record is None and not check_previous and not extra_items:
+            if len(items) == 1 and command_record is None and not check_previous and not checks and not extra_items:
                 self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
             else:
                 puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
@@ -109,6 +124,12 @@ class EventStore:
                     puts.append({"ConditionCheck": {
                         "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
                         "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
+                first_check = len(puts)
+                for check in checks:  # the other stream has no event after the version the decision read
+                    puts.append({"ConditionCheck": {
+                        "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
+                        "Key": {"aggregateId": {"S": check["aggregateId"]},
+                                "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
                 first_extra = len(puts)
                 puts.extend(item for item, _ in extra_items)
                 if command_record is not None:
@@ -124,7 +145,11 @@ class EventStore:
                 if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
-                stream_moved = "ConditionalCheckFailed" in reasons[:first_extra]
+                moved = [check for i, check in enumerate(checks)
+                         if len(reasons) == len(puts) and reasons[first_check + i] == "ConditionalCheckFailed"]
+                if moved:
+                    raise FactsChanged(aggregate_id, moved) from None
+                stream_moved = "ConditionalCheckFailed" in reasons[:first_check]
                 for (_, tag), reason in zip(extra_items, reasons[first_extra:], strict=False):
                     if reason == "ConditionalCheckFailed" and not stream_moved:
                         raise ConditionFailed(tag) from None

@@ -1,8 +1,6 @@
 """The project read model (ProjectReadModelTable): one item per project, the Project aggregate's state
-folded by its own evolve(), stored with the last applied eventSequence as `version`.
-
-Delivery is at least once and unordered (EventBridge): chronicle.projections.folded applies each event once, in
-order, filling gaps from the event store, with a write conditional on the version it read.
+folded by its own evolve(), stored with the last applied eventSequence as `version`; idempotent, ordered and
+gap-filling as chronicle.projections.folded describes.
 """
 
 from __future__ import annotations
@@ -14,9 +12,9 @@ from chronicle.domain import project as project_domain
 from chronicle.eventstore import EventStore
 from chronicle.eventstore.items import dumps
 from chronicle.projections import folded
-from chronicle.projections.folded import Applied
+from chronicle.projections.folded import Applied, FoldedModel
 
-__all__ = ["Applied", "apply", "from_item", "to_item"]
+__all__ = ["Applied", "MODEL", "apply", "from_item", "to_item"]
 
 
 def to_item(project_id: str, state: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -43,6 +41,10 @@ def from_item(item: dict[str, dict[str, str]]) -> dict[str, Any]:
     return state
 
 
+MODEL = FoldedModel(name="projects", aggregate=project_domain.AGGREGATE, created_event="ProjectCreated",
+                    to_item=lambda project_id, state: to_item(project_id, state), from_item=lambda item: from_item(item))
+
+
 def apply(event: dict[str, Any], store: EventStore, table: str, attempts: int = 5) -> Applied:
     """Apply one stored event (as published) to the read model (chronicle.projections.folded)."""
-    return folded.apply(event, store, table, project_domain.AGGREGATE, to_item, from_item, attempts)
+    return folded.apply(event, store, table, MODEL, attempts)

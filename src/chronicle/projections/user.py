@@ -36,12 +36,12 @@ def from_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return state
 
 
+MODEL = folded.FoldedModel("users", user_domain.AGGREGATE, "UserRegistered", to_item, from_item)
+
+
 def apply(event: dict[str, Any], store: EventStore, table: str) -> folded.Applied:
-    return folded.apply(event, store, table, user_domain.AGGREGATE, to_item, from_item)
+    return folded.apply(event, store, table, MODEL)
 
 
-def rebuild(store: EventStore, table: str, ids: list[str] | None = None) -> dict[str, list[str]]:
-    report: dict[str, list[str]] = {"rebuilt": [], "newer": [], "missing": []}
-    for user_id in (ids if ids is not None else folded.stream_ids(store, "UserRegistered")):
-        report[folded.rebuild_item(store, table, user_domain.AGGREGATE, user_id, to_item)].append(user_id)
-    return report
+def rebuild(store: EventStore, table: str, ids: list[str] | None = None) -> folded.RebuildReport:
+    return folded.rebuild(store, table, MODEL, ids)
