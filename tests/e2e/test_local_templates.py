@@ -191,8 +191,8 @@ def test_a_template_change_racing_add_service_is_caught_by_the_workflow(runtime,
     def change_template_after_loading(command, loader, bodies):
         found = original(command, loader, bodies)
         loads.append(found["template"]["version"])
-        if len(loads) == 1:  # the template moves on between this step and the append
-            change = validate_request({"commandType": "ChangeTemplateParameters", "actorId": "bob", "body": json.dumps(
+        if len(loads) == 1:  # the template moves on (its uploader changes it) before the append
+            change = validate_request({"commandType": "ChangeTemplateParameters", "actorId": "alice", "body": json.dumps(
                 {"aggregateId": template_id, "data": {"parameters": {
                     "type": "object", "properties": {"replicas": {"type": "integer"}, "zone": {"type": "string"}},
                     "required": ["zone"]}}})})
