@@ -46,10 +46,13 @@ def free_port() -> int:
 class CliRuntime:
     """`python -m chronicle.cli local ...` in a subprocess, stopped with SIGINT like a user's Ctrl-C."""
 
-    def __init__(self, state_dir: Path, ephemeral: bool = False) -> None:
+    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "chronicle.cli", "local", "--port", str(self.port),
+        self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
+        # inject: outages for tests/e2e/patched_local.py (e.g. ["--refuse-bus", "chronicle.Project"])
+        program = [str(ROOT / "tests" / "e2e" / "patched_local.py"), *inject, "--"] if inject else ["-m", "chronicle.cli"]
+        args = [sys.executable, *program, "local", "--port", str(self.port),
                 "--aws-port", str(self.aws_port), "--state-dir", str(state_dir)]
         if ephemeral:
             args.append("--ephemeral")
@@ -70,6 +73,10 @@ class CliRuntime:
         else:
             raise AssertionError("chronicle local exited:\n" + "".join(self.output))
         self.startup_seconds = time.monotonic() - self.started
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)

@@ -91,23 +91,26 @@ class Emulator:
             self._server.stop()
             self._server = None
 
-    # -- change tracking (for persistence) --------------------------------------------------------------
-    dirty = False  # set by any request that may change DynamoDB items or S3 objects
+    # -- durability ------------------------------------------------------------------------------------
+    # Called after a request that may have changed DynamoDB items or S3 objects, before its answer leaves
+    # (the runtime sets DurableState.sync: whoever asked through this endpoint gets a durable answer too).
+    after_write: Any = None
 
-    def note_request(self, environ: dict) -> None:
-        """Flag writes to DynamoDB / S3 (the state persistence keeps); service from the SigV4 scope."""
+    @staticmethod
+    def is_write(environ: dict) -> bool:
+        """Whether a request may change DynamoDB items or S3 objects; service from the SigV4 scope."""
         auth = environ.get("HTTP_AUTHORIZATION", "")
         m = _SCOPE.search(auth)
         service = m.group(1) if m else ""
         method = environ.get("REQUEST_METHOD", "GET")
         if service == "dynamodb":
             op = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
-            if not op.startswith(_DYNAMODB_READS):
-                self.dirty = True
-        elif service == "s3" and method in ("PUT", "POST", "DELETE"):
-            self.dirty = True
-        elif not service and method in ("PUT", "POST", "DELETE") and not environ.get("PATH_INFO", "").startswith("/moto-api"):
-            self.dirty = True  # unsigned write: be conservative
+            return not op.startswith(_DYNAMODB_READS)
+        if service == "s3":
+            return method in ("PUT", "POST", "DELETE")
+        # unsigned write: be conservative
+        return not service and method in ("PUT", "POST", "DELETE") and not environ.get("PATH_INFO", "").startswith(
+            "/moto-api")
 
 
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -115,7 +118,7 @@ _DYNAMODB_READS = ("Get", "Query", "Scan", "Describe", "List", "BatchGet", "Tran
 
 
 class _MotoServer:
-    """ThreadedMotoServer's few lines, with a WSGI wrapper that tells the emulator about writes."""
+    """ThreadedMotoServer's few lines, with a WSGI wrapper that makes writes durable before they are answered."""
 
     def __init__(self, host: str, port: int, emulator: Emulator) -> None:
         self.host, self.port, self.emulator = host, port, emulator
@@ -134,8 +137,11 @@ class _MotoServer:
         emulator = self.emulator
 
         def app(environ: dict, start_response: Any) -> Any:
-            emulator.note_request(environ)
-            return moto_app(environ, start_response)
+            body = moto_app(environ, start_response)
+            # werkzeug sends the status line with the first body chunk: syncing here still precedes the answer.
+            if emulator.after_write is not None and emulator.is_write(environ):
+                emulator.after_write()
+            return body
 
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -54,6 +54,7 @@ log = logging.getLogger("chronicle.local.seam")
 # (module, class, method, expected parameter names): what the seam relies on in moto.
 _LAMBDA_TARGET = ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda", ["self", "event"])
 _RULE_TARGET = ("moto.events.models", "Rule", "send_to_targets", ["self", "original_event", "transform_input"])
+_PUT_EVENTS = ("moto.events.models", "EventsBackend", "put_events", ["self", "events"])
 
 
 class SeamError(RuntimeError):
@@ -326,11 +327,31 @@ _installed: dict[str, Any] = {}
 _install_lock = threading.Lock()
 # rule name -> callbacks for targets moto cannot deliver and Chronicle runs itself (an AppSync target).
 _rule_callbacks: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
+_delivered_callbacks: list[Callable[[str, int], Any]] = []
 
 
 def on_rule(rule_name: str, callback: Callable[[dict[str, Any]], Any]) -> None:
     """Call ``callback(event)`` on the dispatcher thread for each event rule ``rule_name`` matches."""
     _rule_callbacks.setdefault(rule_name, []).append(callback)
+
+
+def on_delivered(callback: Callable[[str, int], Any]) -> None:
+    """Call ``callback(aggregateId, eventSequence)`` on the dispatcher thread once a stored event the bus accepted
+    has been handed to every target of every rule it matched (delivered, or dead-lettered after its retries).
+    The dispatcher runs in put order, so a call queued right after PutEvents runs after those deliveries."""
+    _delivered_callbacks.append(callback)
+
+
+def _stored_event(entry: dict[str, Any]) -> tuple[str, int] | None:
+    """(aggregateId, eventSequence) when a PutEvents entry carries a stored event (PublishEvents' Detail)."""
+    try:
+        detail = json.loads(entry.get("Detail") or "null")
+    except ValueError:
+        return None
+    if isinstance(detail, dict) and isinstance(detail.get("aggregateId"), str) \
+            and isinstance(detail.get("eventSequence"), int) and "eventId" in detail:
+        return detail["aggregateId"], detail["eventSequence"]
+    return None
 
 
 def _resolve(target: tuple[str, str, str, list[str]]) -> tuple[type, Callable[..., Any]]:
@@ -357,6 +378,7 @@ def check() -> None:
     """Raise :class:`SeamError` if moto's internals are not what the seam replaces."""
     _resolve(_LAMBDA_TARGET)
     _resolve(_RULE_TARGET)
+    _resolve(_PUT_EVENTS)
 
 
 def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None) -> EventDispatcher:
@@ -368,6 +390,7 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
             _uninstall_locked()
         lambda_cls, lambda_original = _resolve(_LAMBDA_TARGET)
         rule_cls, rule_original = _resolve(_RULE_TARGET)
+        events_cls, put_events_original = _resolve(_PUT_EVENTS)
         dispatcher = dispatcher or EventDispatcher()
         dispatcher.start()
 
@@ -394,12 +417,24 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
                 rule_original(shallow, original_event, transform_input)
             return None
 
+        def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            results = put_events_original(self, events)
+            if _delivered_callbacks:
+                for entry, result in zip(events, results, strict=False):
+                    stored = None if result.get("ErrorCode") else _stored_event(entry)
+                    for callback in _delivered_callbacks if stored else ():
+                        dispatcher.submit_call(lambda callback=callback, stored=stored: callback(*stored))
+            return results
+
         _invoke_lambda.__wrapped__ = lambda_original  # type: ignore[attr-defined]
         send_to_targets.__wrapped__ = rule_original  # type: ignore[attr-defined]
         lambda_cls._invoke_lambda = _invoke_lambda
         rule_cls.send_to_targets = send_to_targets
+        put_events.__wrapped__ = put_events_original  # type: ignore[attr-defined]
+        events_cls.put_events = put_events
         _installed.update(lambda_cls=lambda_cls, lambda_original=lambda_original, rule_cls=rule_cls,
-                          rule_original=rule_original, dispatcher=dispatcher)
+                          rule_original=rule_original, events_cls=events_cls, put_events_original=put_events_original,
+                          dispatcher=dispatcher)
         return dispatcher
 
 
@@ -408,9 +443,11 @@ def _uninstall_locked() -> None:
         return
     _installed["lambda_cls"]._invoke_lambda = _installed["lambda_original"]
     _installed["rule_cls"].send_to_targets = _installed["rule_original"]
+    _installed["events_cls"].put_events = _installed["put_events_original"]
     _installed["dispatcher"].stop()
     _installed.clear()
     _rule_callbacks.clear()
+    _delivered_callbacks.clear()
 
 
 def uninstall() -> None:
