@@ -72,6 +72,7 @@ class LocalRuntime:
         self.dispatcher: seam.EventDispatcher | None = None
         self.websocket: Any = None
         self.poller: Any = None
+        self.streams: Any = None
         self.statedir: Any = None
         self.durable: Any = None
         self.republished: list[dict[str, Any]] = []
@@ -150,6 +151,12 @@ class LocalRuntime:
 
                 self.poller = QueuePoller(session.client("sqs"), self.stack.queue_consumers)
                 self.poller.start()
+            if self.stack.stream_consumers:
+                from .streams import StreamPoller
+
+                self.streams = StreamPoller(session.client("dynamodbstreams"), session.client("sqs"),
+                                            self.stack.stream_consumers)
+                self.streams.start()
             self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
                                       before_answer=self.durable.sync if self.durable else None)
             if graphql is not None:
@@ -216,6 +223,7 @@ class LocalRuntime:
             "events": {"delivered": self.dispatcher.delivered, "failed": self.dispatcher.failed}
             if self.dispatcher else {},
             "queues": {"processed": self.poller.processed, "failed": self.poller.failed} if self.poller else {},
+            "streams": {"delivered": self.streams.delivered, "failed": self.streams.failed} if self.streams else {},
             "journal": {"records": self.durable.journal.records, "fsyncs": self.durable.journal.syncs,
                         "checkpoints": self.durable.checkpoints, "republishedStreams": len(self.republished)}
             if self.durable and self.durable.journal else None,
@@ -232,6 +240,8 @@ class LocalRuntime:
             self.server.stop(drain_timeout=self.drain_timeout)
         if self.poller is not None:
             self.poller.stop()
+        if self.streams is not None:
+            self.streams.stop()
         if self.dispatcher is not None:
             self.dispatcher.wait_idle(self.settle_timeout)
         if self.durable is not None:
