@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -73,15 +74,19 @@ class CliRuntime:
         else:
             raise AssertionError("chronicle local exited:\n" + "".join(self.output))
         self.startup_seconds = time.monotonic() - self.started
+        # Keep reading: the handlers log to stdout, and a full pipe would block them mid-command.
+        self._reader = threading.Thread(target=lambda: self.output.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=30)
+        self._reader.join(timeout=10)
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=30)
-        self.output.append(out)
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=10)
         assert self.proc.returncode == 0, "".join(self.output)
         return "".join(self.output)
 

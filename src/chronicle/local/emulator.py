@@ -49,9 +49,10 @@ def configure_environment(endpoint: str, port: int) -> None:
 class Emulator:
     """moto server with Step Functions execution enabled."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, fast: bool = True) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.fast = fast  # chronicle.local.fastpath: in-process transport and caches
         self._server = None
 
     @property
@@ -66,6 +67,11 @@ class Emulator:
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server = _MotoServer(self.host, self.port, self)
         self._server.start()
+        if self.fast:
+            from . import fastpath
+
+            fastpath.install_caches(self._server.dispatcher_app)
+            fastpath.install_transport(self.endpoint, self._server.app)
         self.reset()  # moto's backends are process-global: start from nothing even if a runtime ran before
         # "lambda.use_docker" must stay True: the simple (no-docker) backend never calls the seam.
         self.set_config({"stepfunctions": {"execute_state_machine": True}})
@@ -87,6 +93,11 @@ class Emulator:
             resp.read()
 
     def stop(self) -> None:
+        if self.fast:
+            from . import fastpath
+
+            fastpath.uninstall_transport()
+            fastpath.uninstall_caches()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -122,6 +133,8 @@ class _MotoServer:
 
     def __init__(self, host: str, port: int, emulator: Emulator) -> None:
         self.host, self.port, self.emulator = host, port, emulator
+        self.app: Any = None  # the WSGI application (moto's, wrapped)
+        self.dispatcher_app: Any = None  # moto's DomainDispatcherApplication
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -139,9 +152,13 @@ class _MotoServer:
         def app(environ: dict, start_response: Any) -> Any:
             body = moto_app(environ, start_response)
             # werkzeug sends the status line with the first body chunk: syncing here still precedes the answer.
-            if emulator.after_write is not None and emulator.is_write(environ):
+            # In-process callers (handlers, the interpreter) are synced by the command answer they are part of.
+            if emulator.after_write is not None and not environ.get("chronicle.in_process") \
+                    and emulator.is_write(environ):
                 emulator.after_write()
             return body
+
+        self.app, self.dispatcher_app = app, moto_app
 
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -70,6 +70,7 @@ class LocalRuntime:
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
+        self.registry: seam.HandlerRegistry | None = None
         self.websocket: Any = None
         self.poller: Any = None
         self.streams: Any = None
@@ -115,7 +116,7 @@ class LocalRuntime:
             # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so
             # the local event store keeps the guarantees DynamoDB gives in AWS (docs/eventstore.md).
             moto_atomic.install()
-            registry = seam.HandlerRegistry()
+            registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
             self.stack = build_stack(self.template_path, session=session, stack_name=STACK_NAME)
@@ -145,7 +146,9 @@ class LocalRuntime:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
             runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
-                                   after_success=lambda: dispatcher.wait_idle(self.settle_timeout))
+                                   # read-your-writes: this command's events projected (not everyone's)
+                                   after_success=lambda: dispatcher.wait_for(dispatcher.ticket(),
+                                                                             self.settle_timeout))
             if self.stack.queue_consumers:
                 from .queues import QueuePoller
 

@@ -217,6 +217,8 @@ class EventDispatcher:
         self.base_delay = base_delay
         self._queue: queue.Queue[tuple[str, dict[str, Any], str | None] | Callable[[], Any] | None] = queue.Queue()
         self._pending = 0
+        self._submitted = 0  # items ever submitted; they run in this order
+        self._finished = 0  # items ever finished
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.delivered = 0
@@ -238,12 +240,31 @@ class EventDispatcher:
         Chronicle itself, such as a rule's AppSync target)."""
         with self._cond:
             self._pending += 1
-        self._queue.put(call)
+            self._submitted += 1
+            self._queue.put(call)
 
     def submit(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
         with self._cond:
             self._pending += 1
-        self._queue.put((function_arn, event, dlq_arn))
+            self._submitted += 1
+            self._queue.put((function_arn, event, dlq_arn))
+
+    def ticket(self) -> int:
+        """A mark after everything submitted so far (for :meth:`wait_for`)."""
+        with self._cond:
+            return self._submitted
+
+    def wait_for(self, ticket: int, timeout: float = 5.0) -> bool:
+        """Block until everything submitted before ``ticket`` was delivered (not what came after, as
+        :meth:`wait_idle` would under load); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._finished < ticket:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every submitted event was delivered (or dead-lettered); False on timeout."""
@@ -271,6 +292,7 @@ class EventDispatcher:
             finally:
                 with self._cond:
                     self._pending -= 1
+                    self._finished += 1
                     self._cond.notify_all()
 
     def _deliver(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:

@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
+from . import fastpath
 from .journal import JournalClosed
 
 log = logging.getLogger("chronicle.local.server")
@@ -75,19 +76,27 @@ class CommandRunner:
             return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
         request_id = str(uuid.uuid4())
         payload = {"commandType": command_type, "body": body, "actorId": actor_id, "requestId": request_id}
-        execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
-                                             input=json.dumps(payload))["executionArn"]
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            desc = self.sfn.describe_execution(executionArn=execution)
-            if desc["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
-                                       [{"executionArn": execution}])
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+        execution_arn = arn.replace(":stateMachine:", ":execution:", 1) + f":{request_id}"
+        finished = fastpath.watch(execution_arn)  # set the moment it ends; None: poll
+        try:
+            execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
+                                                 input=json.dumps(payload))["executionArn"]
+            deadline = time.monotonic() + self.timeout
+            delay = 0.005
+            while True:
+                if finished is not None:
+                    finished.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+                desc = self.sfn.describe_execution(executionArn=execution)
+                if desc["status"] != "RUNNING":
+                    break
+                if time.monotonic() > deadline:
+                    return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
+                                           [{"executionArn": execution}])
+                if finished is None:
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.05)
+        finally:
+            fastpath.unwatch(execution_arn)
         if desc["status"] == "SUCCEEDED":
             if self.after_success is not None:
                 self.after_success()

@@ -1,7 +1,7 @@
 """Lambda's DynamoDB stream event source, locally: read each stream a function consumes and invoke it with batches.
 
 As in AWS (``AWS::Lambda::EventSourceMapping`` on a table's StreamArn): records are read in order from the
-emulator's stream (boto3 ``dynamodbstreams``, four reads a second), filtered by ``FilterCriteria`` (EventBridge
+emulator's stream (boto3 ``dynamodbstreams``, two reads a second), filtered by ``FilterCriteria`` (EventBridge
 pattern syntax), handed to the function as ``{"Records": [...]}``; a batch the function fails is retried, and with
 ``ReportBatchItemFailures`` it is retried from the first record the function names. After ``MaximumRetryAttempts``
 (at most 3 locally) the batch is described on the ``DestinationConfig.OnFailure`` queue and skipped.
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class StreamPoller:
-    def __init__(self, streams: Any, sqs: Any, consumers: list[StreamConsumer], interval: float = 0.25,
+    def __init__(self, streams: Any, sqs: Any, consumers: list[StreamConsumer], interval: float = 0.5,
                  retry_delay: float = 0.5) -> None:
         self.streams = streams  # boto3 dynamodbstreams client on the emulator
         self.sqs = sqs
