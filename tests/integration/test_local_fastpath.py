@@ -42,18 +42,39 @@ def _answers() -> list:
 
 
 def test_attribute_values_serialize_as_moto_serializes_them(monkeypatch):
+    from moto.core.serialize import BaseJSONSerializer
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto in-process, whatever emulator ran before
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    current = BaseJSONSerializer._serialize_type_structure
+    moto_own = getattr(current, "__wrapped__", current)  # whoever installed the fast path (a live runtime)
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", moto_own)
     with mock_aws():
         slow = _answers()
-    fastpath.install_caches(type("App", (), {"get_backend_for_host": staticmethod(lambda host: None)})())
-    try:
-        with mock_aws():
-            fast = _answers()
-    finally:
-        fastpath.uninstall_caches()
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", fastpath._fast_structure(moto_own))
+    with mock_aws():
+        fast = _answers()
     for answer in (*slow, *fast):
-        answer.get("Table", {}).pop("CreationDateTime", None)
-        for key in ("TableId", "TableArn", "LatestStreamLabel"):
+        for key in ("CreationDateTime", "TableId", "TableArn", "LatestStreamLabel"):
             answer.get("Table", {}).pop(key, None)
     assert fast == slow
     assert slow[0]["Item"]["b"] == {"B": base64.b64encode(b"\x00\xffbin").decode()}  # binary went both ways
     assert len(slow[1]["Items"]) == 1 and slow[1]["Items"][0]["m"] == slow[0]["Item"]["m"]
+
+
+def test_caches_install_per_emulator_and_go_with_the_last():
+    class App:
+        def get_backend_for_host(self, host):
+            return f"backend-of-{host}"
+
+    held = fastpath._state.get("holders", 0)
+    first, second = App(), App()
+    fastpath.install_caches(first)
+    fastpath.install_caches(second)
+    assert second.get_backend_for_host("h") == "backend-of-h"
+    fastpath.uninstall_caches()
+    assert fastpath.watch("arn:x") is not None  # still held by the second
+    fastpath.uninstall_caches()
+    assert (fastpath.watch("arn:y") is None) == (held == 0)
+    fastpath.unwatch("arn:x")

@@ -96,7 +96,7 @@ class Emulator:
         if self.fast:
             from . import fastpath
 
-            fastpath.uninstall_transport()
+            fastpath.uninstall_transport(self.endpoint)
             fastpath.uninstall_caches()
         if self._server is not None:
             self._server.stop()

@@ -13,6 +13,9 @@ in-process parts make). This module removes each of those, without changing what
   in their own Environment), one boto3 client per (service, region, endpoint) for the interpreter's tasks
   (clients are thread-safe), and moto's host -> backend lookup per host.
 
+- :func:`install_caches` also lets the interpreter's ``lambda:invoke`` tasks (FunctionName + Payload) call moto's
+  Lambda backend directly, as Step Functions calls Lambda in AWS, instead of building, signing, serving and
+  parsing an Invoke request for each; the response it hands the state is the one Invoke returns.
 - :func:`install_caches` also serializes DynamoDB ``AttributeValue`` structures (every attribute of every item a
   GetItem or Query returns) directly: they are already in DynamoDB JSON, and moto's generic, model-driven
   serializer spent about half of a command's CPU on them, trying ten members and their aliases per value
@@ -98,30 +101,32 @@ def install_transport(endpoint: str, app: Callable[..., Any]) -> None:
     import botocore.handlers
 
     with _lock:
-        if "transport" in _state:
-            raise FastPathError("the in-process transport is already installed")
+        transports = _state.setdefault("transports", {})
+        if endpoint in transports:
+            raise FastPathError(f"an in-process transport to {endpoint} is already installed")
         transport = _Transport(endpoint, app)
         botocore.handlers.BUILTIN_HANDLERS.append(("before-send", transport))  # every session created from now
         sessions = [s for s in (boto3.DEFAULT_SESSION,) if s is not None]
         for session in sessions:  # and the default session if it exists already
-            session.events.register("before-send", transport)
-        _state["transport"] = (transport, sessions)
+            session.events.register("before-send", transport, unique_id=f"chronicle-fastpath-{endpoint}")
+        transports[endpoint] = (transport, sessions)
 
 
-def uninstall_transport() -> None:
+def uninstall_transport(endpoint: str) -> None:
     import botocore.handlers
 
     with _lock:
-        if "transport" not in _state:
+        entry = _state.get("transports", {}).pop(endpoint, None)
+        if entry is None:
             return
-        transport, sessions = _state.pop("transport")
+        transport, sessions = entry
         transport.enabled = False  # clients created meanwhile keep the hook: it now lets requests go out
         try:
             botocore.handlers.BUILTIN_HANDLERS.remove(("before-send", transport))
         except ValueError:
             pass
         for session in sessions:
-            session.events.unregister("before-send", transport)
+            session.events.unregister("before-send", transport, unique_id=f"chronicle-fastpath-{endpoint}")
 
 
 # ---- caches -----------------------------------------------------------------------------------------------
@@ -192,6 +197,38 @@ def _fast_structure(original: Callable[..., Any]) -> Callable[..., Any]:
     return _serialize_type_structure
 
 
+def _direct_lambda_task(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
+        if set(parameters) - {"FunctionName", "Payload"} or state_credentials is not None and any(
+                getattr(state_credentials, "__dict__", {}).values()):
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        import json
+
+        from .seam import invoke_function
+
+        function = parameters["FunctionName"]
+        if not function.startswith("arn:"):
+            from .emulator import ACCOUNT_ID
+
+            function = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}"
+        body = parameters.get("Payload") or b"{}"
+        try:
+            text, errored = invoke_function(function, body.decode() if isinstance(body, bytes) else body)
+        except Exception:  # noqa: BLE001 - no such function, ...: the Invoke API's own error, through moto
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        try:
+            payload: Any = json.loads(text)
+        except ValueError:
+            payload = text
+        response = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    _invoke_lambda_function.__wrapped__ = original  # type: ignore[attr-defined]
+    return _invoke_lambda_function
+
+
 _watchers: dict[str, threading.Event] = {}
 
 
@@ -209,6 +246,18 @@ def unwatch(execution_arn: str) -> None:
     _watchers.pop(execution_arn, None)
 
 
+def _cache_backend_lookup(dispatcher_app: Any) -> None:
+    lookup = _require(dispatcher_app, "get_backend_for_host")
+    backends: dict[Any, Any] = {}
+
+    def get_backend_for_host(host: Any) -> Any:
+        if host not in backends:
+            backends[host] = lookup(host)
+        return backends[host]
+
+    dispatcher_app.get_backend_for_host = get_backend_for_host  # this one application instance only
+
+
 def install_caches(dispatcher_app: Any) -> None:
     """Cache the ASL parse, the interpreter's boto3 clients and moto's host -> backend lookup (per process)."""
     from moto.stepfunctions.parser.asl.utils import boto_client
@@ -216,6 +265,8 @@ def install_caches(dispatcher_app: Any) -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     with _lock:
+        _cache_backend_lookup(dispatcher_app)
+        _state["holders"] = _state.get("holders", 0) + 1  # one per emulator; the last uninstall removes them
         if "caches" in _state:
             return
         original_terminated = _require(BaseExecutionWorkerCommunication, "terminated")
@@ -231,6 +282,10 @@ def install_caches(dispatcher_app: Any) -> None:
 
         original_structure = _require(BaseJSONSerializer, "_serialize_type_structure")
         BaseJSONSerializer._serialize_type_structure = _fast_structure(original_structure)
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        original_invoke = _require(lambda_eval_utils, "_invoke_lambda_function")
+        lambda_eval_utils._invoke_lambda_function = _direct_lambda_task(original_invoke)
         original_entrypoint = _require(ExecutionWorker, "_get_evaluation_entrypoint")
         _require(boto_client, "boto_client_for")
         parsed: dict[str, Any] = {}
@@ -249,16 +304,8 @@ def install_caches(dispatcher_app: Any) -> None:
         original_boto3 = boto_client.boto3
         boto_client.boto3 = _CachingBoto3(original_boto3)
 
-        lookup = _require(dispatcher_app, "get_backend_for_host")
-        backends: dict[Any, Any] = {}
-
-        def get_backend_for_host(host: Any) -> Any:
-            if host not in backends:
-                backends[host] = lookup(host)
-            return backends[host]
-
-        dispatcher_app.get_backend_for_host = get_backend_for_host  # this one application instance only
-        _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure)
+        _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure,
+                            original_invoke)
 
 
 def uninstall_caches() -> None:
@@ -267,9 +314,14 @@ def uninstall_caches() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     with _lock:
-        if "caches" not in _state:
+        _state["holders"] = max(0, _state.get("holders", 0) - 1)
+        if "caches" not in _state or _state["holders"]:
             return
-        original_entrypoint, original_boto3, original_terminated, original_structure = _state.pop("caches")
+        (original_entrypoint, original_boto3, original_terminated, original_structure,
+         original_invoke) = _state.pop("caches")
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        lambda_eval_utils._invoke_lambda_function = original_invoke
         BaseExecutionWorkerCommunication.terminated = original_terminated
         from moto.core.serialize import BaseJSONSerializer
 
