@@ -10,7 +10,7 @@ in-process parts make). This module removes each of those, without changing what
 - :func:`install_caches` also tells :func:`finished` waiters the moment an execution ends (the command API
   waited by polling DescribeExecution, sleeping up to 50 ms between polls).
 - :func:`install_caches`: the parsed ASL program per definition (the parse is pure; executions keep their state
-  in their own Environment), one boto3 client per (service, region, endpoint) for the interpreter's tasks
+  in their own Environment), the method names of each of moto's response classes, one boto3 client per (service, region, endpoint) for the interpreter's tasks
   (clients are thread-safe), and moto's host -> backend lookup per host.
 
 - :func:`install_caches` also lets the interpreter's ``lambda:invoke`` tasks (FunctionName + Payload) call moto's
@@ -199,8 +199,8 @@ def _fast_structure(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _direct_lambda_task(original: Callable[..., Any]) -> Callable[..., Any]:
     def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
-        if set(parameters) - {"FunctionName", "Payload"} or state_credentials is not None and any(
-                getattr(state_credentials, "__dict__", {}).values()):
+        # (state_credentials: the state machine's role; moto's own path ignores it too, IAM is not emulated)
+        if set(parameters) - {"FunctionName", "Payload"}:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
         import json
 
@@ -304,8 +304,19 @@ def install_caches(dispatcher_app: Any) -> None:
         original_boto3 = boto_client.boto3
         boto_client.boto3 = _CachingBoto3(original_boto3)
 
+        from moto.core import responses as moto_responses
+
+        original_names = _require(moto_responses, "method_names_from_class")
+        names_of: dict[type, list[str]] = {}
+
+        def method_names_from_class(clazz: Any) -> list[str]:  # inspect.getmembers on every request, otherwise
+            if clazz not in names_of:
+                names_of[clazz] = original_names(clazz)
+            return names_of[clazz]
+
+        moto_responses.method_names_from_class = method_names_from_class
         _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure,
-                            original_invoke)
+                            original_invoke, original_names)
 
 
 def uninstall_caches() -> None:
@@ -318,7 +329,10 @@ def uninstall_caches() -> None:
         if "caches" not in _state or _state["holders"]:
             return
         (original_entrypoint, original_boto3, original_terminated, original_structure,
-         original_invoke) = _state.pop("caches")
+         original_invoke, original_names) = _state.pop("caches")
+        from moto.core import responses as moto_responses
+
+        moto_responses.method_names_from_class = original_names
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
         lambda_eval_utils._invoke_lambda_function = original_invoke

@@ -115,6 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "chronicle-local"
     timeout = IDLE_TIMEOUT  # StreamRequestHandler sets it on the socket: every read and write is bounded
 
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
+
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s " + fmt, self.address_string(), *args)
 
@@ -190,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:  # the client stopped sending in the middle of its request
             self.close_connection = True
             try:
-                self._send_json(408, error_body("RequestTimeout", f"Nothing received for {IDLE_TIMEOUT:g} s."),
+                self._send_json(408, error_body("RequestTimeout",
+                                                f"Nothing received for {self.server.idle_timeout:g} s."),
                                 {"connection": "close"})
             except OSError:
                 pass
@@ -310,12 +315,14 @@ class _HTTPServer(ThreadingHTTPServer):
     health: Callable[[], dict[str, Any]]
     before_answer: Callable[[], None] | None
 
-    def __init__(self, address: tuple[str, int], handler: type) -> None:
+    def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         super().__init__(address, handler)
+        self.idle_timeout = idle_timeout
         self.activity = threading.Condition()
         self.running = 0  # requests being handled (not idle kept-alive connections)
         self.closing = False
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.slots = threading.BoundedSemaphore(max_connections)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -343,8 +350,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
-                 health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None) -> None:
-        self.httpd = _HTTPServer((host, port), _Handler)
+                 health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
+                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+        self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections)
         self.httpd.runner = runner
         self.httpd.graphql = graphql
         self.httpd.websocket_handler = None
