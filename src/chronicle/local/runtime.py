@@ -14,13 +14,17 @@ One runtime per process: the seam patches moto's classes and the environment is 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 from . import moto_atomic, seam
 from .emulator import REGION, Emulator
@@ -46,6 +50,30 @@ def _clear_process_caches() -> None:
     for value in vars(module).values() if module else ():
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()
+
+
+class PortInUse(OSError):
+    """A port the runtime needs is taken; the message names it and the option that changes it."""
+
+
+@contextlib.contextmanager
+def _naming_the_port(host: str, port: int | None, option: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(errno.EADDRINUSE, f"{host}:{port} is already in use (another `chronicle local`?): stop "
+                                          f"it, or choose another port with {option} N") from None
+
+
+def _check_free(host: str, port: int | None, option: str) -> None:
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as both servers bind
+        with _naming_the_port(host, port, option):
+            probe.bind((host, port))
 
 
 class LocalRuntime:
@@ -107,10 +135,14 @@ class LocalRuntime:
         if not self.ephemeral:
             from .statedir import StateDir
 
-            # First of all: a second runtime on the same directory stops here, naming the first one.
+            # First of all: a second runtime on the same directory stops here, naming the first one (before the
+            # port checks: it usually wants the first one's port too).
             self.statedir = StateDir(self.state_dir).acquire()
         self._saved_env = dict(os.environ)
         try:
+            # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
+            _check_free(self.host, self.port, "--port")
+            _check_free(self.host, self.aws_port, "--aws-port")
             self.emulator = Emulator(self.host, self.aws_port).start()
             _clear_process_caches()
             # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so
@@ -135,13 +167,16 @@ class LocalRuntime:
                 self.emulator.after_write = self.durable.sync
                 seam.on_delivered(self.durable.mark_published)
 
-            from .graphql_local import LocalGraphQL
+            from .graphql_local import LocalGraphQL, limits_from_template
             from .server import CommandRunner, LocalServer
+            from .stack import load_template
 
             graphql = None
             if self.schema_path.is_file():
                 kwargs = {"resolve": self.graphql_resolve} if self.graphql_resolve else {}
-                graphql = LocalGraphQL(self.schema_path, **kwargs)
+                depth_limit, resolver_limit = limits_from_template(load_template(self.template_path))
+                graphql = LocalGraphQL(self.schema_path, depth_limit=depth_limit, resolver_limit=resolver_limit,
+                                       **kwargs)
             if graphql is not None:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
@@ -160,8 +195,9 @@ class LocalRuntime:
                 self.streams = StreamPoller(session.client("dynamodbstreams"), session.client("sqs"),
                                             self.stack.stream_consumers)
                 self.streams.start()
-            self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
-                                      before_answer=self.durable.sync if self.durable else None)
+            with _naming_the_port(self.host, self.port, "--port"):
+                self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
+                                          before_answer=self.durable.sync if self.durable else None)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
@@ -270,6 +306,16 @@ class LocalRuntime:
         while not self._stopped.wait(0.5):
             pass
 
+    def aws_examples(self) -> list[str]:
+        """Commands that work as printed, even where no AWS configuration exists (tests run them so)."""
+        tables = self.stack.tables if self.stack else {}
+        return [
+            f"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {self.aws_endpoint} "
+            f"--region {REGION} dynamodb list-tables",
+            f"  chronicle projections rebuild --endpoint-url {self.aws_endpoint} "
+            f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
+        ]
+
     def banner(self) -> str:
         lines = [
             "Chronicle local runtime",
@@ -277,7 +323,7 @@ class LocalRuntime:
             f"  GraphQL      {self.graphql_url}",
             f"  Subscribe    {self.graphql_url.replace('http://', 'ws://')}   (graphql-transport-ws)",
             f"  Health       {self.url}/health",
-            f"  AWS endpoint {self.aws_endpoint}   (aws --endpoint-url {self.aws_endpoint} dynamodb list-tables)",
+            f"  AWS endpoint {self.aws_endpoint}   (any region and key: no AWS account or configuration needed)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  State        {'ephemeral (nothing kept)' if self.ephemeral else self.state_dir}"
             + (f"  (loaded {sum(self.loaded.values())} items/objects, {self.durable.replayed} journal records"
@@ -288,6 +334,7 @@ class LocalRuntime:
             "Try:",
             f"  curl -s -X POST {self.url}/commands/CreateProject -H 'content-type: application/json' "
             "-H 'X-Actor-Id: alice' -d '{\"data\":{\"name\":\"Demo\",\"ownerId\":\"alice\"}}'",
+            *self.aws_examples(),
             "",
             "Ready.",
         ]
