@@ -163,6 +163,12 @@ def main() -> None:
         single = run_clients(runtime, [create(runtime)], 1, PER_CLIENT * 2)
         single_rate = single["rate"]
         rows.append(("commands/s, 1 client", f"{single_rate:.1f}", "ChangeProjectConfiguration"))
+        from chronicle.local import fastpath
+
+        with fastpath.paused(runtime.emulator.dispatcher_app):  # HTTP between the parts, no caches: as before
+            slow = run_clients(runtime, [create(runtime)], 1, PER_CLIENT)
+        rows.append(("commands/s, 1 client, fast path off", f"{slow['rate']:.1f}",
+                     f"speed-up of chronicle.local.fastpath {single_rate / slow['rate']:.2f}x"))
 
         for label, streams in ((f"{CLIENTS} clients, {CLIENTS} streams", [create(runtime) for _ in range(CLIENTS)]),
                                (f"{CLIENTS} clients, 1 shared stream", [create(runtime)])):

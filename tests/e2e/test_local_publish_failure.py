@@ -1,5 +1,7 @@
 """A bus that refuses the events: the command still succeeds (its events are stored facts), the workflow queues the
-stream on RepublishQueue, and PublishEvents, fed by that queue, publishes them once the bus takes them again."""
+stream on RepublishQueue, and PublishEvents, fed by that queue, publishes them once the bus takes them again. And
+a workflow that publishes nothing at all (its publish step crashes, the queue is down): the event table's stream
+(StreamPublisherFunction, the safety net) still gets the event to the read model."""
 
 from __future__ import annotations
 

@@ -78,6 +78,11 @@ class Emulator:
         log.debug("emulator on %s", self.endpoint)
         return self
 
+    @property
+    def dispatcher_app(self) -> Any:
+        """moto's DomainDispatcherApplication (for chronicle.local.fastpath)."""
+        return self._server.dispatcher_app if self._server else None
+
     def set_config(self, config: dict) -> None:
         """moto's documented server-mode switch: POST /moto-api/config."""
         req = urllib.request.Request(

@@ -27,9 +27,10 @@ changed (moto is pinned).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 _lock = threading.Lock()
@@ -127,6 +128,26 @@ def uninstall_transport(endpoint: str) -> None:
             pass
         for session in sessions:
             session.events.unregister("before-send", transport, unique_id=f"chronicle-fastpath-{endpoint}")
+
+
+@contextlib.contextmanager
+def paused(dispatcher_app: Any) -> Iterator[None]:
+    """moto's own ways inside the block (HTTP between the parts, no caches): for the benchmark's before/after
+    ratio in one run. ``dispatcher_app`` is the emulator's, to cache its lookups again after."""
+    with _lock:
+        transports = [t for t, _ in _state.get("transports", {}).values()]
+        holders = _state.get("holders", 0)
+    for transport in transports:
+        transport.enabled = False
+    for _ in range(holders):
+        uninstall_caches()
+    try:
+        yield
+    finally:
+        for _ in range(holders):
+            install_caches(dispatcher_app)
+        for transport in transports:
+            transport.enabled = True
 
 
 # ---- caches -----------------------------------------------------------------------------------------------
