@@ -180,3 +180,20 @@ def test_a_second_instance_on_the_same_state_dir_exits_at_once_naming_the_first(
     status, _ = http("GET", f"{first.url}/health")  # the first one is untouched
     assert status == 200
     first.stop()
+
+
+def test_an_acknowledged_template_body_in_s3_survives_a_kill(cli_runtime, tmp_path):
+    """UploadTemplate puts the body in S3 before it appends: the object is journaled too (its bytes before the
+    record naming them), so after kill -9 the read model's body read-through still finds it."""
+    state = tmp_path / "state"
+    first = cli_runtime(state)
+    body = "replicas: ${{ parameters.replicas }}\n# kept\n"
+    status, answer = http("POST", f"{first.url}/commands/UploadTemplate", {"data": {
+        "name": "kept", "body": body,
+        "parameters": {"type": "object", "properties": {"replicas": {"type": "integer"}}}}}, {"X-Actor-Id": "a"})
+    assert status == 200, answer
+    first.kill()
+    second = cli_runtime(state)
+    query = "query Q($id: ID!) { template(id: $id) { name body } }"
+    assert graphql(second.url, query, id=answer["aggregateId"])["template"] == {"name": "kept", "body": body}
+    second.stop()
