@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .emulator import ACCOUNT_ID, REGION
-from .persistence import atomic_write
+from .statedir import atomic_write
 
 
 class KeyRing:
