@@ -59,6 +59,7 @@ deploy: build
 bench: setup
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/local_runtime.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

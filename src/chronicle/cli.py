@@ -3,6 +3,7 @@
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
+    chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -17,6 +18,7 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.local.cost.cli import add_cost_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
+    add_cost_parser(subparsers)
     return parser
 
 
