@@ -274,7 +274,7 @@ class Meter:
         if op in ("PutItem", "UpdateItem", "DeleteItem"):
             self._write(params["TableName"], op, params, old[0] if old else None, transactional=False)
         elif op == "TransactWriteItems":
-            for entry, before in zip(params.get("TransactItems", []), old or []):
+            for entry, before in zip(params.get("TransactItems", []), old or [], strict=False):
                 (kind, body), = entry.items()
                 self._write(body["TableName"], kind, body, before, transactional=True)
         elif op == "BatchWriteItem":

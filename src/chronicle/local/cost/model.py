@@ -202,9 +202,9 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
             total.units.update(used.units)
             total.calls.update(used.calls)
             minimum.update(design_minimum(runtime, meter, command, response, used, on_path, samples[command]))
-        units = {k: v / runs for k, v in _by_unit(total.units, lambda o: o in own).items()}
-        downstream = {k: v / runs for k, v in _by_unit(total.units, lambda o: o not in own and o != IDLE).items()}
-        calls = {k: v / runs for k, v in _by_unit(total.calls, lambda o: o in own).items()}
+        units = {k: v / runs for k, v in _by_unit(total.units, own.__contains__).items()}
+        downstream = {k: v / runs for k, v in _by_unit(total.units, lambda o, own=own: o not in own and o != IDLE).items()}
+        calls = {k: v / runs for k, v in _by_unit(total.calls, own.__contains__).items()}
         results.append(CommandCost(command, runs, units, downstream, calls,
                                    {k: v / runs for k, v in minimum.items()}))
     return results
@@ -309,7 +309,7 @@ def _table(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
                 *("| " + " | ".join(r) + " |" for r in rows)]
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
-                              for i, (c, w) in enumerate(zip(r, widths)))
+                              for i, (c, w) in enumerate(zip(r, widths, strict=True)))
     return [fmt(head), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
 
 
