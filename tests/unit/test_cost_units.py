@@ -88,7 +88,7 @@ def test_every_command_has_a_valid_sample():
     assert set(SAMPLES) == all_commands(), "add a sample to chronicle/local/cost/samples.py"
     creators = {t for t, a in AGGREGATES.items() if a.create_commands}
     for command, sample in SAMPLES.items():
-        assert placeholders(sample.body) <= creators, command
+        assert placeholders(sample.body) | placeholders(sample.actor) <= creators, command
         ids = {t: "00000000-0000-4000-8000-000000000000" for t in creators}
         body = fill(sample.body, ids, 7)
         validate_request({"commandType": command, "body": json.dumps(body), "actorId": "alice"})

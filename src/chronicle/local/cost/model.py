@@ -18,6 +18,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from chronicle.local.cost.meter import IDLE, Meter, MotoItems, Usage
 from chronicle.local.cost.samples import SAMPLES, Sample, fill, placeholders
 
 COMMAND_PREFIX = "-command-"
-ACTOR = "cost-bench"
+ACTOR = "cost-bench"  # the samples' default X-Actor-Id
 
 
 @dataclass
@@ -125,9 +126,9 @@ def metered_runtime(root: str | Path | None = None) -> Iterator[tuple[Any, Meter
 
 
 # ---- measuring -----------------------------------------------------------------------------------------
-def post(runtime: Any, command: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def post(runtime: Any, command: str, body: dict[str, Any], actor: str = ACTOR) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(f"{runtime.url}/commands/{command}", data=json.dumps(body).encode(),
-                                     method="POST", headers={"content-type": "application/json", "X-Actor-Id": ACTOR})
+                                     method="POST", headers={"content-type": "application/json", "X-Actor-Id": actor})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
@@ -145,15 +146,21 @@ class Driver:
         self.samples = samples
         self.ids: dict[str, str] = {}
         self.creators = {t: sorted(a.create_commands)[0] for t, a in AGGREGATES.items() if a.create_commands}
+        self.create_commands = {c for a in AGGREGATES.values() for c in a.create_commands}
         self.n = 0
 
-    def run(self, command: str, n: int) -> dict[str, Any]:
+    def run(self, command: str, n: int, command_id: str | None = None) -> dict[str, Any]:
         sample = self.samples[command]
-        for needed in sorted(placeholders(sample.body) - set(self.ids)):
-            self.ids[needed] = self.run(self.creators[needed], self.next_n())["aggregateId"]
-        status, body = post(self.runtime, command, fill(sample.body, self.ids, n))
+        for needed in sorted((placeholders(sample.body) | placeholders(sample.actor)) - set(self.ids)):
+            self.run(self.creators[needed], self.next_n())
+        request = fill(sample.body, self.ids, n)
+        if command_id is not None:
+            request["commandId"] = command_id
+        status, body = post(self.runtime, command, request, fill(sample.actor, self.ids, n))
         if status != 200:
             raise RuntimeError(f"the {command} sample was refused ({status}): {body}")
+        if command in self.create_commands:  # "{<AggregateType>}" names the newest stream of that type
+            self.ids[body["aggregateType"]] = body["aggregateId"]
         return body
 
     def next_n(self) -> int:
@@ -177,7 +184,9 @@ def definition(runtime: Any, command: str) -> dict[str, Any]:
 
 
 def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs: int = 5,
-            samples: dict[str, Sample] | None = None) -> list[CommandCost]:
+            samples: dict[str, Sample] | None = None, client_ids: bool = False) -> list[CommandCost]:
+    """Each command type's cost, `runs` times; with `client_ids`, each again with a client commandId (a row
+    "<T> +commandId": the idempotency record it keeps, compared with the same minimum)."""
     samples = samples or SAMPLES
     commands = commands or command_types(runtime)
     missing = [c for c in commands if c not in samples]
@@ -191,22 +200,24 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
         machine = definition(runtime, command)
         own = set(lambda_functions(machine, success_path_only=False)) | {""}
         on_path = lambda_functions(machine, success_path_only=True)
-        total, minimum = Usage(), Counter()
-        for _ in range(runs):
-            n = driver.next_n()
-            for step in samples[command].before:
-                driver.run(step, n)
-            before = meter.snapshot()
-            response = driver.run(command, n)
-            used = meter.snapshot() - before
-            total.units.update(used.units)
-            total.calls.update(used.calls)
-            minimum.update(design_minimum(runtime, meter, command, response, used, on_path, samples[command]))
-        units = {k: v / runs for k, v in _by_unit(total.units, own.__contains__).items()}
-        downstream = {k: v / runs for k, v in _by_unit(total.units, lambda o, own=own: o not in own and o != IDLE).items()}
-        calls = {k: v / runs for k, v in _by_unit(total.calls, own.__contains__).items()}
-        results.append(CommandCost(command, runs, units, downstream, calls,
-                                   {k: v / runs for k, v in minimum.items()}))
+        for keyed in (False, True) if client_ids else (False,):
+            total, minimum = Usage(), Counter()
+            for _ in range(runs):
+                n = driver.next_n()
+                for step in samples[command].before:
+                    driver.run(step, n)
+                before = meter.snapshot()
+                response = driver.run(command, n, command_id=f"cost-{uuid.uuid4()}" if keyed else None)
+                used = meter.snapshot() - before
+                total.units.update(used.units)
+                total.calls.update(used.calls)
+                minimum.update(design_minimum(runtime, meter, command, response, used, on_path, samples[command]))
+            units = {k: v / runs for k, v in _by_unit(total.units, own.__contains__).items()}
+            downstream = {k: v / runs for k, v in
+                          _by_unit(total.units, lambda o, own=own: o not in own and o != IDLE).items()}
+            calls = {k: v / runs for k, v in _by_unit(total.calls, own.__contains__).items()}
+            results.append(CommandCost(command + (" +commandId" if keyed else ""), runs, units, downstream, calls,
+                                       {k: v / runs for k, v in minimum.items()}))
     return results
 
 

@@ -5,7 +5,8 @@ A sample is the request body of `POST /commands/<CommandType>`. Placeholders, re
   command once (unmeasured) the first time it is needed;
 - "{n}": a number unique to the run, so that repeated runs stay valid (new names, new keys).
 `before` lists commands run (unmeasured, same "{n}") before each measured run, for a command that needs state
-(RemoveService needs the service it removes). `extra_minimum` is what the command needs beyond the plain
+(RemoveService needs the service it removes); a create among them makes "{<AggregateType>}" name its new stream.
+`actor` is the X-Actor-Id (placeholders too: a user acts as "{User}"). `extra_minimum` is what the command needs beyond the plain
 workflow's minimum, in billing units (an S3 put for a template body, the reservation item for an email).
 
 tests/unit/test_cost_units.py fails when a command has no sample or a sample does not validate.
@@ -21,6 +22,7 @@ from typing import Any
 class Sample:
     body: dict[str, Any]
     before: tuple[str, ...] = ()
+    actor: str = "cost-bench"
     extra_minimum: dict[str, float] = field(default_factory=dict)
 
 
