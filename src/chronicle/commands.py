@@ -214,16 +214,19 @@ def _earlier_attempt(store: EventStore, aggregate: Aggregate, command: dict[str,
 
     Free when nothing was stored since (the stream's head is older) or when the load already read them all; one
     backwards Query otherwise (a snapshot was taken inside the window)."""
+    if command["idempotent"] or before.version == 0:
+        return None
     started = command.get("startedAt")
-    if not started or command["idempotent"] or before.version == 0:
-        return None
-    since = (datetime.fromisoformat(started.replace("Z", "+00:00")) - CLOCK_SKEW).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")
-    if (before.last_timestamp or "") < since:
-        return None
-    recent = before.recent
-    if not recent or (recent[0]["timestamp"] >= since and recent[0]["eventSequence"] > 1):
-        recent = store.read_back(command["aggregateId"], since)
+    if not started:  # an input from before startedAt existed (an execution in flight across a deploy)
+        since, recent = "", before.recent
+    else:
+        since = (datetime.fromisoformat(started.replace("Z", "+00:00")) - CLOCK_SKEW).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        if (before.last_timestamp or "") < since:
+            return None
+        recent = before.recent
+        if not recent or (recent[0]["timestamp"] >= since and recent[0]["eventSequence"] > 1):
+            recent = store.read_back(command["aggregateId"], since)
     mine = [e for e in recent if e["timestamp"] >= since and e["metadata"].get("commandId") == command["commandId"]]
     return _replayed(aggregate, command, mine) if mine else None
 
