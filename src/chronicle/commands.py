@@ -145,12 +145,12 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
             return recorded
     try:
         return _decide_and_append(aggregate, command, store, loader)
-    except ChronicleError:
+    except ChronicleError as refusal:
         # A refused retry (a rule that now fails, the stream exists, ...) whose first attempt was stored.
         if command["idempotent"]:
             recorded = _recorded_outcome(store, command)
-        elif command["commandType"] in aggregate.create_commands:
-            recorded = _earlier_create(store, aggregate, command)
+        elif command["commandType"] in aggregate.create_commands and not isinstance(refusal, AggregateAlreadyExists):
+            recorded = _earlier_create(store, aggregate, command)  # (AggregateAlreadyExists: already looked)
         else:
             recorded = None  # an update looked for its earlier attempt right after loading
         if recorded is not None:
