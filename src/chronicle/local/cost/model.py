@@ -240,7 +240,9 @@ def design_minimum(runtime: Any, meter: Meter, command: str, response: dict[str,
     minimum: Counter = Counter({"apigateway.requests": 1, "states.express_requests": 1})
     minimum["states.express_gb_seconds"] = used.units.get(("", "states.express_gb_seconds"), 0)
     for fn in on_path:  # one invocation each, at the duration this run measured per invocation
-        invocations = used.units.get((fn, "lambda.requests"), 0) or 1
+        invocations = used.units.get((fn, "lambda.requests"), 0)
+        if not invocations:
+            continue  # on a branch of a Choice this request did not take
         arch = meter.architectures.get(fn, "x86_64")
         minimum["lambda.requests"] += 1
         minimum[f"lambda.gb_seconds_{arch}"] += used.units.get((fn, f"lambda.gb_seconds_{arch}"), 0) / invocations
