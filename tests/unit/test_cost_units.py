@@ -94,3 +94,31 @@ def test_every_command_has_a_valid_sample():
         validate_request({"commandType": command, "body": json.dumps(body), "actorId": "alice"})
         assert all(step in SAMPLES for step in sample.before)
         assert set(sample.extra_minimum) <= set(u.PRICES)
+
+
+def test_cost_cli_rates_mixes_and_a_saved_measurement(tmp_path, capsys):
+    import argparse
+    from dataclasses import asdict
+
+    from chronicle.cli import main
+    from chronicle.local.cost.cli import parse_mix, parse_rate
+
+    assert parse_rate("50/s") == 50 and parse_rate("3000/min") == 50 and parse_rate("12") == 12
+    assert parse_rate("8.64e6/day") == pytest.approx(100)
+    for bad in ("fast", "5/fortnight", "-1/s"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_rate(bad)
+    assert parse_mix("A=1, B=3") == {"A": 1, "B": 3} and parse_mix("A") == {"A": 1}
+    for bad in ("A=x", "A=-1", "A=0", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_mix(bad)
+
+    saved = tmp_path / "units.json"
+    saved.write_text(json.dumps([asdict(CommandCost("CreateProject", 1, {"dynamodb.wru": 1, "apigateway.requests": 1},
+                                                    {}, {}, {"dynamodb.wru": 1, "apigateway.requests": 1}))]))
+    assert main(["cost", "--from", str(saved), "--rate", "1/s"]) == 0
+    out = capsys.readouterr().out
+    per_month = 30 * 24 * 3600 * (0.625e-6 + 3.5e-6)
+    assert f"command path  ${per_month:,.2f}" in out and "CreateProject" in out
+    assert main(["cost", "--from", str(saved), "--mix", "Nope=1"]) == 2
+    assert "no measurement for ['Nope']" in capsys.readouterr().err
