@@ -122,3 +122,21 @@ def test_cost_cli_rates_mixes_and_a_saved_measurement(tmp_path, capsys):
     assert f"command path  ${per_month:,.2f}" in out and "CreateProject" in out
     assert main(["cost", "--from", str(saved), "--mix", "Nope=1"]) == 2
     assert "no measurement for ['Nope']" in capsys.readouterr().err
+
+
+def test_state_machine_log_bytes_follow_the_logging_configuration():
+    history = [
+        {"id": 1, "previousEventId": 0, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"input": "x" * 1000, "roleArn": "r"}},
+        {"id": 2, "previousEventId": 1, "type": "TaskStateEntered",
+         "stateEnteredEventDetails": {"name": "A", "input": "y" * 500}},
+        {"id": 3, "previousEventId": 2, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {"output": "z" * 200}}]
+    everything = u.state_machine_log_bytes(history, "arn:x", "ALL", True)
+    without_data = u.state_machine_log_bytes(history, "arn:x", "ALL", False)
+    assert everything - without_data >= 1700 and without_data > 3 * u.LOG_EVENT_OVERHEAD
+    assert u.state_machine_log_bytes(history, "arn:x", "ERROR", True) == 0  # a success logs nothing at ERROR
+    assert u.state_machine_log_bytes(history, "arn:x", "OFF", True) == 0
+    failed = history[:2] + [{"id": 3, "previousEventId": 2, "type": "ExecutionFailed",
+                             "executionFailedEventDetails": {"error": "E", "cause": "c"}}]
+    assert 0 < u.state_machine_log_bytes(failed, "arn:x", "ERROR", True) < everything

@@ -88,6 +88,7 @@ def run_cost(args: argparse.Namespace) -> int:
         print(f"    {service:<15} ${amount:,.2f}")
     print(f"  downstream    ${estimate['downstream']:,.2f}  (projections: their Lambda, read-model writes, "
           "change notifications)")
-    print("  not included: storage (DynamoDB, S3), CloudWatch Logs and metrics, X-Ray traces, data transfer, "
+    print(f"  workflow logs ${estimate['logs']:,.2f}  (the command state machines' Logging configuration)")
+    print("  not included: storage (DynamoDB, S3), Lambda logs and metrics, X-Ray traces, data transfer, "
           "AppSync queries and subscriptions, free tiers")
     return 0

@@ -28,6 +28,7 @@ from chronicle.local.cost import units as u
 
 POLLER_THREAD_PREFIX = "chronicle-sqs-"  # chronicle.local.queues: the event source's idle polling
 IDLE = "(event source polling)"
+LOGS = "(logs)"  # what the stack's logging configuration ingests: reported apart from the command's path
 
 
 @dataclass
@@ -103,6 +104,8 @@ class Meter:
         self._restore: list[tuple[Any, str, Any]] = []
         self._create_client: Any = None
         self._raw_dynamodb: Any = None
+        self._raw_stepfunctions: Any = None
+        self.machine_logging: dict[str, tuple[str, bool]] = {}  # name -> (Logging.Level, IncludeExecutionData)
 
     # ---- recording ---------------------------------------------------------------------------------
     def origin(self) -> str:
@@ -215,21 +218,29 @@ class Meter:
             self._seen_executions.add(arn)
         start, stop = parsed["startDate"], parsed["stopDate"]
         seconds = (stop - start).total_seconds() if isinstance(start, datetime) else float(stop) - float(start)
+        history = self._history(arn)
         if self.machine_types.get(machine) == "EXPRESS":
             self.add("states.express_gb_seconds", u.express_gb_seconds(seconds), origin="")
         else:
-            self.add("states.standard_transitions", self._transitions(arn), origin="")
+            self.add("states.standard_transitions",
+                     sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered")), origin="")
+        level, with_data = self.machine_logging.get(machine, ("OFF", False))
+        logged = u.state_machine_log_bytes(history, arn, level, with_data)
+        self.add("logs.ingested_gb", logged / u.GB, origin=LOGS)
 
-    def _transitions(self, execution_arn: str) -> int:
-        from moto.stepfunctions.models import stepfunction_backends
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's events, read with a client that is not metered (reading them is not the command's)."""
+        if self._raw_stepfunctions is None:
+            import botocore.session
 
-        _, _, _, region, account, *_ = execution_arn.split(":")
+            self._raw_stepfunctions = self._create_client(
+                botocore.session.get_session(), "stepfunctions",
+                region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         try:
-            history = stepfunction_backends[account][region].get_execution_history(execution_arn)
+            pages = self._raw_stepfunctions.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+            return [event for page in pages for event in page["events"]]
         except Exception:  # noqa: BLE001 - no history kept: count nothing rather than guess
-            return 0
-        events = history if isinstance(history, list) else getattr(history, "events", [])
-        return sum(1 for e in events if str(e.get("type", "")).endswith("StateEntered"))
+            return []
 
     def _events(self, op: str, params: dict, parsed: dict, old: Any) -> None:
         if op == "PutEvents":

@@ -21,12 +21,12 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chronicle.local.cost import units as u
-from chronicle.local.cost.meter import IDLE, Meter, MotoItems, Usage
+from chronicle.local.cost.meter import IDLE, LOGS, Meter, MotoItems, Usage
 from chronicle.local.cost.samples import SAMPLES, Sample, fill, placeholders
 
 COMMAND_PREFIX = "-command-"
@@ -41,6 +41,7 @@ class CommandCost:
     downstream: dict[str, float]  # per command: what it caused after the workflow (projections)
     calls: dict[str, float]  # per command: requests of the command's path by "service:Operation"
     minimum: dict[str, float]
+    logs: dict[str, float] = field(default_factory=dict)  # per command: what the logging configuration ingests
 
 
 # ---- the stack as billed ---------------------------------------------------------------------------------
@@ -86,13 +87,14 @@ def lambda_functions(definition: dict[str, Any], success_path_only: bool) -> lis
     return found
 
 
-def stack_billing(runtime: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """(function name -> architecture, state machine name -> type) from template.yaml, as deployed."""
+def stack_billing(runtime: Any) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, bool]]]:
+    """(function name -> architecture, state machine name -> type, state machine name -> (log level, with data))
+    from template.yaml, as deployed."""
     from chronicle.local.stack import _merge_globals, load_template
 
     template = load_template(runtime.template_path)
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
-    architectures, machine_types = {}, {}
+    architectures, machine_types, logging = {}, {}, {}
     for logical_id, resource in runtime.stack.resources.items():
         declared = template["Resources"].get(logical_id, {})
         props = declared.get("Properties") or {}
@@ -103,7 +105,9 @@ def stack_billing(runtime: Any) -> tuple[dict[str, str], dict[str, str]]:
             name = resource.attributes.get("Name")
             if name:
                 machine_types[name] = str(props.get("Type", props.get("StateMachineType", "STANDARD")))
-    return architectures, machine_types
+                config = props.get("Logging") or props.get("LoggingConfiguration") or {}
+                logging[name] = (str(config.get("Level", "OFF")), bool(config.get("IncludeExecutionData", False)))
+    return architectures, machine_types, logging
 
 
 @contextlib.contextmanager
@@ -118,7 +122,7 @@ def metered_runtime(root: str | Path | None = None) -> Iterator[tuple[Any, Meter
     runtime = LocalRuntime(root=root, port=0, ephemeral=True)
     try:
         runtime.start()
-        meter.architectures, meter.machine_types = stack_billing(runtime)
+        meter.architectures, meter.machine_types, meter.machine_logging = stack_billing(runtime)
         yield runtime, meter
     finally:
         runtime.stop(save=False)
@@ -214,10 +218,11 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
                 minimum.update(design_minimum(runtime, meter, command, response, used, on_path, samples[command]))
             units = {k: v / runs for k, v in _by_unit(total.units, own.__contains__).items()}
             downstream = {k: v / runs for k, v in
-                          _by_unit(total.units, lambda o, own=own: o not in own and o != IDLE).items()}
+                          _by_unit(total.units, lambda o, own=own: o not in own and o not in (IDLE, LOGS)).items()}
+            logs = {k: v / runs for k, v in _by_unit(total.units, LOGS.__eq__).items()}
             calls = {k: v / runs for k, v in _by_unit(total.calls, own.__contains__).items()}
             results.append(CommandCost(command + (" +commandId" if keyed else ""), runs, units, downstream, calls,
-                                       {k: v / runs for k, v in minimum.items()}))
+                                       {k: v / runs for k, v in minimum.items()}, logs))
     return results
 
 
@@ -307,6 +312,10 @@ def render(costs: list[CommandCost], prices: dict[str, float], markdown: bool = 
         lines.append(f"{cost.command}: {share}")
         lines.append(f"    DynamoDB requests: {dynamo or 'none'}; downstream (projections, not in the ratio): "
                      f"${downstream:.2f} / M ({_brief(cost.downstream)})")
+        logged = cost.logs.get("logs.ingested_gb", 0)
+        if logged:
+            lines.append(f"    workflow logs (its Logging configuration, not in the ratio): {logged * u.GB / 1024:.1f} KB, "
+                         f"${per_million(cost.logs, prices):.2f} / M")
     return "\n".join(lines)
 
 
@@ -342,9 +351,10 @@ def monthly(costs: list[CommandCost], prices: dict[str, float], rate_per_second:
     own = sum(u.dollars(by_name[c].units, prices) * w for c, w in mix.items()) / weight * commands
     down = sum(u.dollars(by_name[c].downstream, prices) * w for c, w in mix.items()) / weight * commands
     least = sum(u.dollars(by_name[c].minimum, prices) * w for c, w in mix.items()) / weight * commands
+    logs = sum(u.dollars(by_name[c].logs, prices) * w for c, w in mix.items()) / weight * commands
     services: Counter = Counter()
     for c, w in mix.items():
         for unit, quantity in by_name[c].units.items():
             services[u.SERVICES[u.service_of(unit)]] += quantity * prices[unit] * w / weight * commands
-    return {"commandsPerMonth": commands, "commandPath": own, "downstream": down, "minimum": least,
+    return {"commandsPerMonth": commands, "commandPath": own, "downstream": down, "minimum": least, "logs": logs,
             "byService": dict(services.most_common())}

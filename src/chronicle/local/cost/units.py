@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 KB = 1024
+GB = 1024**3
 CHUNK_64KB = 64 * KB
 
 # USD per unit, first pricing tier, on-demand, us-east-1. Recorded on PRICES_DATE from the AWS price pages as
@@ -36,10 +37,11 @@ PRICES: dict[str, float] = {
     "s3.class_a_requests": 0.005 / 1000,       # PUT, COPY, POST, LIST
     "s3.class_b_requests": 0.0004 / 1000,      # GET and the rest
     "kms.requests": 0.03 / 10000,
+    "logs.ingested_gb": 0.50,                  # CloudWatch Logs ingestion (vended logs: first 10 TB)
 }
 
 SERVICES = {"apigateway": "API Gateway", "states": "Step Functions", "lambda": "Lambda", "dynamodb": "DynamoDB",
-            "events": "EventBridge", "sqs": "SQS", "s3": "S3", "kms": "KMS"}
+            "events": "EventBridge", "sqs": "SQS", "s3": "S3", "kms": "KMS", "logs": "CloudWatch Logs"}
 
 
 def load_prices(path: str | Path | None = None) -> dict[str, float]:
@@ -134,3 +136,31 @@ def express_gb_seconds(seconds: float, memory_mb: int = 64) -> float:
     billed_s = max(1, math.ceil(round(seconds * 1000, 6) / 100)) / 10
     billed_mb = max(1, math.ceil(memory_mb / 64)) * 64
     return billed_mb / 1024 * billed_s
+
+
+# ---- CloudWatch Logs -----------------------------------------------------------------------------------
+LOG_EVENT_OVERHEAD = 26  # CloudWatch Logs bills each log event's message plus 26 bytes
+_FAILURES = ("Failed", "TimedOut", "Aborted")
+
+
+def state_machine_log_bytes(history: list[dict[str, Any]], execution_arn: str, level: str,
+                            include_data: bool) -> int:
+    """Bytes a state machine's logging configuration ingests for one execution: one log event per history event
+    (ALL), or per failure event (ERROR, FATAL: execution failures only), as Step Functions writes them
+    ({id, type, details, previous_event_id, event_timestamp, execution_arn}); without IncludeExecutionData, the
+    details carry no input or output."""
+    total = 0
+    for event in history:
+        kind = str(event.get("type", ""))
+        if level == "OFF" or (level in ("ERROR", "FATAL") and not kind.endswith(_FAILURES)) \
+                or (level == "FATAL" and not kind.startswith("Execution")):
+            continue
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if not include_data:
+            details = {k: v for k, v in details.items() if k not in ("input", "output", "inputDetails",
+                                                                     "outputDetails")}
+        record = {"id": str(event.get("id", "")), "type": kind, "details": details,
+                  "previous_event_id": str(event.get("previousEventId", 0)),
+                  "event_timestamp": "1764460800000", "execution_arn": execution_arn}
+        total += len(json.dumps(record, separators=(",", ":"), default=str).encode()) + LOG_EVENT_OVERHEAD
+    return total
