@@ -140,7 +140,9 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
     """
     aggregate = aggregate_for_command(command["commandType"])
     if command["idempotent"]:
-        recorded = _recorded_outcome(store, command)
+        # Eventually consistent (half price): a record it misses still stops the append (the record's condition
+        # in the transaction), and the refusal then reads it consistently.
+        recorded = _recorded_outcome(store, command, consistent=False)
         if recorded is not None:
             return recorded
     try:
@@ -306,10 +308,10 @@ def _command_log_item(command: dict, response: dict) -> dict[str, dict[str, str]
     return item
 
 
-def _recorded_outcome(store: EventStore, command: dict) -> dict[str, Any] | None:
+def _recorded_outcome(store: EventStore, command: dict, consistent: bool = True) -> dict[str, Any] | None:
     """The stored outcome of this commandId (the same command again), IdempotencyKeyReused, or None."""
     item = store.client.get_item(TableName=store.command_table, Key={"commandId": {"S": command["commandId"]}},
-                                 ConsistentRead=True).get("Item")
+                                 ConsistentRead=consistent).get("Item")
     if item is None:
         return None
     if item["fingerprint"]["S"] != command_fingerprint(command):
