@@ -74,7 +74,7 @@ def run_cost(args: argparse.Namespace) -> int:
             with open(args.save, "w", encoding="utf-8") as fh:
                 json.dump([asdict(c) for c in costs], fh, indent=1)
         estimate = monthly(costs, prices, args.rate, args.mix)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:  # a sample refused included
         print(f"chronicle cost: {error}", file=sys.stderr)
         return 2
     print(f"Per command type (prices: on-demand {units.PRICES_REGION}, recorded {units.PRICES_DATE}; Lambda "
