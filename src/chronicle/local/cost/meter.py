@@ -162,10 +162,10 @@ class Meter:
 
         run = server.CommandRunner.run
 
-        def metered_run(runner: Any, command_type: str, body: str, actor_id: str) -> Any:
+        def metered_run(runner: Any, *args: Any, **kwargs: Any) -> Any:
             meter.add("apigateway.requests", 1, origin="")
             meter.call("apigateway:POST /commands/{commandType}")
-            return run(runner, command_type, body, actor_id)
+            return run(runner, *args, **kwargs)
 
         for owner, name, replacement in ((botocore.session.Session, "create_client", hooked_create_client),
                                          (seam, "invoke_in_process", metered_invoke),
