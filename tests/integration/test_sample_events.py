@@ -117,3 +117,16 @@ def test_projector_then_resolver_samples(aws):
     project = handler("graphql_resolver")(sample("graphql_resolver", "query-project"), Context())
     assert project["name"] == "Payments" and project["visibility"] == "private"
     assert handler("graphql_resolver")(sample("graphql_resolver", "query-history"), Context()) == []
+
+
+def test_resolver_errors_reach_appsync_as_their_code_and_a_plain_message(aws, caplog):
+    resolver = handler("graphql_resolver")
+    event = sample("graphql_resolver", "query-history")
+    event["arguments"] = {"aggregateId": ""}
+    with pytest.raises(Exception) as caught:  # noqa: B017 - AppSync reads the class name and the text
+        resolver(event, Context())
+    assert type(caught.value).__name__ == "ValidationError" and not str(caught.value).startswith("{")
+    event["arguments"] = {"aggregateId": "x", "fromVersion": "not a number"}  # makes the store fail inside
+    with pytest.raises(Exception) as caught:  # noqa: B017
+        resolver(event, Context())
+    assert type(caught.value).__name__ == "InternalError" and str(caught.value).startswith("internal error (id ")

@@ -167,3 +167,15 @@ def test_gateway_responses_are_spec_json(name):
 def test_escape_java_script_matches_commons_lang():
     assert escape_java_script("a'b\"c\\d/e\n\u00e9\u2603\U0001F680\x01") == (
         "a\\'b\\\"c\\\\d\\/e\\n\\u00E9\\u2603\\uD83D\\uDE80\\u0001")
+
+
+@pytest.mark.parametrize("body", [*BODIES, '{"data":{"name":"x","ownerId":"a","description":"' + "ñ" * 300 + '"}}'])
+def test_the_local_size_measure_is_the_size_step_functions_gets_in_aws(body):
+    """ValidateCommand and the local server measure `json.dumps(input)`; in AWS the input is what this template
+    writes (escapeJavaScript turns non-ASCII into \\uXXXX, as json.dumps does), so both refuse at the same size."""
+    from chronicle.commands import execution_input_size
+
+    context = {"requestId": "req-42", "identity": {"userArn": "arn:aws:iam::1:user/o'neil"}}
+    sent = start_sync_execution_request("CreateProject", body, context)["input"]
+    measured = execution_input_size(json.loads(sent))
+    assert len(sent.encode()) == measured

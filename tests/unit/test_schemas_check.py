@@ -47,7 +47,18 @@ UPCASTERS_PY = Path("src/chronicle/schemas/upcasters.py")
 def test_the_repository_passes_and_reports_compatibility():
     report = run_check(ROOT / "schemas", ROOT)
     assert report.ok, report.text()
-    assert any("ProjectCreated v2: NOT backward compatible, needs its upcaster" in n for n in report.notes)
+    [note] = [n for n in report.notes if n.startswith("ProjectCreated v2:")]
+    # says plainly what changed and that it is fine, never "NOT ..." followed by "passed"
+    assert "changes the shape" in note and note.endswith("fine: its upcaster turns every v1 sample into valid v2")
+    assert "NOT" not in report.text() and "FAIL" not in report.text()
+
+
+def test_a_shape_change_without_a_working_upcaster_says_it_would_fail(repo):
+    text = (repo / UPCASTERS_PY).read_text()
+    (repo / UPCASTERS_PY).write_text(text + "\nUPCASTERS.pop(('ProjectCreated', 1))\n")
+    report = run_check(repo / "schemas", repo)
+    [note] = [n for n in report.notes if n.startswith("ProjectCreated v2:")]
+    assert "WOULD FAIL" in note and not report.ok and "schemas check FAILED" in report.text()
 
 
 def test_the_copy_passes(repo):

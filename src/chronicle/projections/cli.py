@@ -25,7 +25,8 @@ def add_projections_parser(subparsers: Any) -> None:
     rebuild.add_argument("--read-model-table", default=os.environ.get("PROJECT_TABLE"),
                          help="the project read model table (default $PROJECT_TABLE)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
-    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration; with "
+                                                        "--endpoint-url and none configured, us-east-1)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
     rebuild.set_defaults(func=run_rebuild)
 
@@ -41,8 +42,14 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from chronicle.eventstore import EventStore
     from chronicle.projections.rebuild import rebuild
 
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:  # an emulator (chronicle local) takes any region and any key: need no AWS configuration
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
     try:
+        client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
         report = rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle projections rebuild: {error}", file=sys.stderr)

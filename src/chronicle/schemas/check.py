@@ -52,13 +52,14 @@ class CheckReport:
 
     def text(self) -> str:
         lines = [f"  - {n}" for n in self.notes]
-        lines = (["Versions:"] + lines) if lines else []
+        lines = (["Event versions (how each reads the one before):"] + lines) if lines else []
         if self.problems:
-            lines.append(f"{len(self.problems)} problem(s):")
+            lines.append(f"{len(self.problems)} problem(s) that fail the check:")
             lines += [f"  x {p}" for p in self.problems]
             lines.append("schemas check FAILED (see docs/event-versioning.md)")
         else:
-            lines.append("schemas check passed")
+            lines.append("schemas check passed: every schema is released and unchanged, every sample valid, "
+                         "every upcaster works")
         return "\n".join(lines)
 
 
@@ -242,11 +243,21 @@ def _check_step(root: Path, event_type: str, n: int, validator: Draft202012Valid
         report.notes.append(f"{event_type} v{n}: compatibility unknown (no v{n - 1} samples)")
     elif breaking:
         sample, error = breaking[0]
-        report.notes.append(f"{event_type} v{n}: NOT backward compatible, needs its upcaster "
-                            f"(v{n - 1} sample {sample.name} against v{n}: {error})")
+        problems_before = len(report.problems)
+        _check_upcaster(root, event_type, n, validator, upcasters, report, old_samples)
+        verdict = f"fine: its upcaster turns every v{n - 1} sample into valid v{n}" \
+            if len(report.problems) == problems_before else "WOULD FAIL: see the problems below"
+        report.notes.append(f"{event_type} v{n}: changes the shape (v{n - 1} data is not valid v{n}: sample "
+                            f"{sample.name}: {error}), so readers need the upcaster v{n - 1} -> v{n}; {verdict}")
+        return
     else:
         report.notes.append(f"{event_type} v{n}: backward compatible (every v{n - 1} sample is valid v{n} "
                             "unchanged)")
+    _check_upcaster(root, event_type, n, validator, upcasters, report, old_samples)
+
+
+def _check_upcaster(root: Path, event_type: str, n: int, validator: Draft202012Validator, upcasters: Upcasters,
+                    report: CheckReport, old_samples: list[tuple[Path, Any]]) -> None:
     upcaster = upcasters.get((event_type, n - 1))
     label = f"upcaster {event_type} v{n - 1} -> v{n}"
     if upcaster is None:
