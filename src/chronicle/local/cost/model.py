@@ -167,6 +167,12 @@ class Driver:
             self.ids[body["aggregateType"]] = body["aggregateId"]
         return body
 
+    def prepared(self, command: str, n: int, run: bool = True) -> dict[str, Any] | None:
+        """Run the sample's `before` steps (and, with `run`, the sample itself)."""
+        for step in self.samples[command].before:
+            self.run(step, n)
+        return self.run(command, n) if run else None
+
     def next_n(self) -> int:
         self.n += 1
         return self.n
@@ -198,7 +204,7 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
         raise KeyError(f"no cost sample for {missing}: add one to chronicle/local/cost/samples.py")
     driver = Driver(runtime, samples)
     for command in commands:  # warm: handler modules import on their first invoke
-        driver.run(command, driver.next_n())
+        driver.prepared(command, driver.next_n())
     results = []
     for command in commands:
         machine = definition(runtime, command)
@@ -208,8 +214,7 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
             total, minimum = Usage(), Counter()
             for _ in range(runs):
                 n = driver.next_n()
-                for step in samples[command].before:
-                    driver.run(step, n)
+                driver.prepared(command, n, run=False)
                 before = meter.snapshot()
                 response = driver.run(command, n, command_id=f"cost-{uuid.uuid4()}" if keyed else None)
                 used = meter.snapshot() - before
