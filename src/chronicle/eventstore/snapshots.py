@@ -71,7 +71,8 @@ class AggregateLoader:
             state = aggregate.evolve(state, event)
             version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
             recent.append(event)
-        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, list(recent))
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read,
+                        recent=list(recent))
         if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
             self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)
         return loaded
