@@ -13,7 +13,12 @@ TABLES = {
     "CommandLogTable": ("commands", [("commandId", "S", "HASH")]),
     "SnapshotTable": ("snapshots", [("aggregateId", "S", "HASH")]),
     "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
+    "TemplateReadModelTable": ("templates", [("id", "S", "HASH")]),
+    "ServiceUsageReadModelTable": ("usage", [("projectId", "S", "HASH"), ("serviceName", "S", "RANGE")]),
 }
+# Global secondary indexes as template.yaml declares them: table -> (index, hash, range)
+INDEXES = {"projects": ("byOwner", "ownerId", "updatedAt"), "templates": ("byName", "catalog", "sortKey"),
+           "usage": ("byTemplate", "templateId", "useKey")}
 
 
 @pytest.fixture
@@ -22,6 +27,8 @@ def aws(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
+                        "TEMPLATE_BUCKET": "chronicle-templates",
+                        "TEMPLATE_TABLE": "templates", "USAGE_TABLE": "usage",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -29,22 +36,26 @@ def aws(monkeypatch):
         client = boto3.client("dynamodb")
         for table, keys in TABLES.values():
             extra = {}
-            if table == "projects":
-                keys = keys + [("ownerId", "S", None), ("updatedAt", "S", None)]
+            if table in INDEXES:
+                index, hash_key, range_key = INDEXES[table]
+                keys = keys + [(hash_key, "S", None), (range_key, "S", None)]
                 extra["GlobalSecondaryIndexes"] = [{
-                    "IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [{"AttributeName": "ownerId", "KeyType": "HASH"},
-                                  {"AttributeName": "updatedAt", "KeyType": "RANGE"}]}]
+                    "IndexName": index, "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                                  {"AttributeName": range_key, "KeyType": "RANGE"}]}]
             client.create_table(
                 TableName=table, BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
+        boto3.client("s3").create_bucket(Bucket="chronicle-templates")
         from chronicle import aws as chronicle_aws
 
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.template_bodies):
             cached.cache_clear()
         yield client
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.template_bodies):
             cached.cache_clear()
     del os.environ["AWS_ACCESS_KEY_ID"]

@@ -77,10 +77,11 @@ def test_success_path_functions_skip_catch_only_states():
         "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
               "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:1:function:first"}, "Next": "B",
               "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Fallback"}]},
-        "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:second", "End": True},
+        "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:second", "Next": "C"},
+        "C": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:second", "End": True},
         "Fallback": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                      "Parameters": {"FunctionName": "third"}, "End": True}}}
-    assert lambda_functions(asl, success_path_only=True) == ["first", "second"]
+    assert sorted(lambda_functions(asl, success_path_only=True)) == ["first", "second", "second"]
     assert sorted(lambda_functions(asl, success_path_only=False)) == ["first", "second", "third"]
 
 

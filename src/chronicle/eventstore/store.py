@@ -39,6 +39,14 @@ class AppendConflict(Exception):
         super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
 
 
+class FactsChanged(AppendConflict):
+    """Another stream the command's decision relied on (a `checks` entry) is no longer at the version read."""
+
+    def __init__(self, aggregate_id: str, checks: list[dict[str, Any]]):
+        super().__init__(aggregate_id, "checked")
+        self.checks = checks
+
+
 class CommandAlreadyRecorded(Exception):
     """The command log already holds this commandId (a retry, or a reuse of the key)."""
 
@@ -64,8 +72,12 @@ class EventStore:
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
                command_record: dict[str, dict[str, Any]] | None = None,
-               head_read: bool = False) -> list[dict[str, Any]]:
+               checks: list[dict[str, Any]] | None = None, head_read: bool = False) -> list[dict[str, Any]]:
         """Append `events` (records without eventSequence) after `expected_version`; returns them numbered.
+
+        `checks` ([{aggregateId, version}] of other streams) makes the append conditional on each of those streams
+        still being at that version: a ConditionCheck that event version+1 does not exist, in the same transaction
+        (FactsChanged when one moved).
 
         `head_read`: the caller read the stream at `expected_version` just before (events are never deleted, so
         event N exists and needs no ConditionCheck).
@@ -90,7 +102,8 @@ class EventStore:
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
         check_previous = isinstance(expected_version, int) and base > 0 and not head_read
-        self._check_limits(items, command_record, extra_items=int(check_previous))
+        checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
+        self._check_limits(items, command_record, extra_items=int(check_previous) + len(checks))
 
         puts = [{"Put": {"TableName": self.event_table, "Item": item,
                          "ConditionExpression": "attribute_not_exists(eventSequence)",
@@ -99,6 +112,12 @@ class EventStore:
             puts.append({"ConditionCheck": {
                 "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
                 "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
+        first_check = len(puts)
+        for check in checks:  # the other stream has no event after the version the decision read
+            puts.append({"ConditionCheck": {
+                "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
+                "Key": {"aggregateId": {"S": check["aggregateId"]},
+                        "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
         if command_record is not None:
             puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
                                  "ConditionExpression": "attribute_not_exists(commandId)"}})
@@ -116,6 +135,10 @@ class EventStore:
                 if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
+                moved = [check for i, check in enumerate(checks)
+                         if len(reasons) == len(puts) and reasons[first_check + i] == "ConditionalCheckFailed"]
+                if moved:
+                    raise FactsChanged(aggregate_id, moved) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
                 existing = next((r["Item"] for r in cancelled[:len(items)] if r.get("Item")), None)
                 raise AppendConflict(aggregate_id, expected_version, from_item(existing) if existing else None) \

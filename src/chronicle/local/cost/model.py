@@ -46,8 +46,8 @@ class CommandCost:
 
 # ---- the stack as billed ---------------------------------------------------------------------------------
 def lambda_functions(definition: dict[str, Any], success_path_only: bool) -> list[str]:
-    """Function names of the Lambda tasks of an ASL definition: all of them, or those on the success path
-    (following Next/Default/Choices, not Catch)."""
+    """Function names of the Lambda tasks of an ASL definition: all of them (each once), or those of the Task
+    states on the success path (following Next/Default/Choices, not Catch; a name once per state)."""
     found: list[str] = []
 
     def function_of(state: dict[str, Any]) -> str | None:
@@ -73,8 +73,8 @@ def lambda_functions(definition: dict[str, Any], success_path_only: bool) -> lis
             seen.add(name)
             state = states[name]
             fn = function_of(state) if state.get("Type") == "Task" else None
-            if fn and fn not in found:
-                found.append(fn)
+            if fn and (success_path_only or fn not in found):
+                found.append(fn)  # on the success path: once per Task state (one function may serve two states)
             for branch in state.get("Branches", []):
                 walk(branch)
             inner = state.get("ItemProcessor") or state.get("Iterator")
@@ -249,13 +249,15 @@ def design_minimum(runtime: Any, meter: Meter, command: str, response: dict[str,
     table, bus = runtime.stack.environment["EVENT_TABLE"], runtime.stack.environment["EVENT_BUS"]
     minimum: Counter = Counter({"apigateway.requests": 1, "states.express_requests": 1})
     minimum["states.express_gb_seconds"] = used.units.get(("", "states.express_gb_seconds"), 0)
-    for fn in on_path:  # one invocation each, at the duration this run measured per invocation
+    for fn, states in Counter(on_path).items():  # one invocation per Task state, at this run's mean duration
         invocations = used.units.get((fn, "lambda.requests"), 0)
-        if not invocations:
-            continue  # on a branch of a Choice this request did not take
+        needed = min(states, invocations)  # fewer: a state on a branch of a Choice this request did not take
+        if not needed:
+            continue
         arch = meter.architectures.get(fn, "x86_64")
-        minimum["lambda.requests"] += 1
-        minimum[f"lambda.gb_seconds_{arch}"] += used.units.get((fn, f"lambda.gb_seconds_{arch}"), 0) / invocations
+        minimum["lambda.requests"] += needed
+        minimum[f"lambda.gb_seconds_{arch}"] += used.units.get((fn, f"lambda.gb_seconds_{arch}"), 0) / invocations \
+            * needed
     aggregate_id = response["aggregateId"]
     items = [meter.items.item(table, {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(e["eventSequence"])}})
              for e in response["events"]]

@@ -14,6 +14,8 @@ tests/unit/test_cost_units.py fails when a command has no sample or a sample doe
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +28,31 @@ class Sample:
     extra_minimum: dict[str, float] = field(default_factory=dict)
 
 
+TEMPLATE_BODY = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: ${{ parameters.name }}\n"
+                 "spec:\n  replicas: ${{ parameters.replicas }}\n")
+TEMPLATE_PARAMETERS = {"type": "object", "properties": {"name": {"type": "string"},
+                                                        "replicas": {"type": "integer", "minimum": 1}},
+                       "required": ["name"]}
+
 SAMPLES: dict[str, Sample] = {
     "CreateProject": Sample({"data": {"name": "Cost sample {n}", "ownerId": "alice",
                                       "description": "A project created to measure what a command costs."}}),
     "ChangeProjectConfiguration": Sample({"aggregateId": "{Project}",
                                           "data": {"set": {"region": "eu-west-1", "tier-{n}": "gold"}}}),
+    # The body goes to S3 (one PUT) and the workflow validates it in the same request (TemplateValidated).
+    "UploadTemplate": Sample({"data": {"name": "web-service-{n}", "description": "A template to measure costs.",
+                                       "body": TEMPLATE_BODY, "parameters": TEMPLATE_PARAMETERS}},
+                             extra_minimum={"s3.class_a_requests": 1}),
+    "ValidateTemplate": Sample({"aggregateId": "{Template}", "data": {}}, extra_minimum={"s3.class_b_requests": 1}),
+    "ChangeTemplateParameters": Sample({"aggregateId": "{Template}", "data": {"parameters": {
+        **TEMPLATE_PARAMETERS, "properties": {**TEMPLATE_PARAMETERS["properties"], "tier{n}": {"type": "string"}}}}},
+        extra_minimum={"s3.class_b_requests": 1}),
+    # The template's facts are read from its stream, and the append checks that stream did not move
+    # (a ConditionCheck: the append is a transaction, 2 x (event + check) write units).
+    "AddService": Sample({"aggregateId": "{Project}", "data": {"serviceName": "svc-{n}", "templateId": "{Template}",
+                                                               "parameters": {"name": "svc", "replicas": 2}}},
+                         extra_minimum={"dynamodb.wru": 3, "dynamodb.rru": 1}),
+    "RemoveService": Sample({"aggregateId": "{Project}", "data": {"serviceName": "svc-{n}"}}, before=("AddService",)),
 }
 
 
@@ -50,8 +72,4 @@ def fill(value: Any, ids: dict[str, str], n: int) -> Any:
 
 def placeholders(value: Any) -> set[str]:
     """The aggregate types a sample refers to."""
-    import re
-
-    import json
-
     return set(re.findall(r"\{([A-Z][A-Za-z]*)\}", json.dumps(value)))
