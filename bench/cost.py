@@ -14,6 +14,7 @@ same command sent with a client commandId (it keeps the idempotency record).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -21,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+# The handlers' logs and metrics would drown the table (the meter still sizes the workflow logs).
+os.environ.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 from chronicle.local.cost import units  # noqa: E402
