@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/local_runtime.py
 	$(BIN)/python bench/personal_data.py
 	$(BIN)/python bench/input_limits.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@
     chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
+    chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -19,6 +20,7 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.local.cost.cli import add_cost_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_invoke_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
+    add_cost_parser(subparsers)
     return parser
 
 
