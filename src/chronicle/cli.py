@@ -3,6 +3,7 @@
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
+    chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -17,6 +18,7 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
+    add_verify_parser(subparsers)
+    add_archive_parser(subparsers)
     return parser
 
 

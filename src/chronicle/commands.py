@@ -169,7 +169,8 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
     # what makes a retried step, or a client retrying with its commandId, store nothing twice.
     log_item = _command_log_item(command, response)
     try:
-        stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item)
+        stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item,
+                              previous_hash=before.head_hash)
     except AppendConflict:
         if is_create:
             raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from chronicle import aws
 from chronicle.domain import AGGREGATES
 from chronicle.errors import ValidationError
-from chronicle.eventstore.items import dumps
+from chronicle.eventstore import chain
+from chronicle.eventstore.items import dumps, from_item
 from chronicle.projections import project as project_projection
 from datetime import UTC
 
@@ -87,11 +88,18 @@ def _utc(value: str | None) -> str | None:
 
 
 def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | None = None) -> list[dict[str, Any]]:
-    events = aws.event_store().read(aggregateId, fromVersion or 1, toVersion)
-    return [{"eventId": e["eventId"], "eventType": e["eventType"], "eventSequence": e["eventSequence"],
-             "timestamp": e["timestamp"], "correlationId": e["correlationId"], "version": e["version"],
-             "storedVersion": e.get("storedVersion", e["version"]), "actorId": e["metadata"].get("actorId"),
-             "data": dumps(e["eventData"])} for e in events]
+    store = aws.event_store()
+    entries = []
+    for item in store.iter_items(aggregateId, fromVersion or 1, toVersion):  # archived ranges read through S3
+        e = store.schemas.upcast(from_item(item))
+        entries.append({
+            "eventId": e["eventId"], "eventType": e["eventType"], "eventSequence": e["eventSequence"],
+            "timestamp": e["timestamp"], "correlationId": e["correlationId"], "version": e["version"],
+            "storedVersion": e.get("storedVersion", e["version"]), "actorId": e["metadata"].get("actorId"),
+            "data": dumps(e["eventData"]),
+            # the hash chain, for an auditor: hash = sha256(previous event's hash + canonical) (docs/eventstore.md)
+            "hash": e.get("hash"), "canonical": chain.canonical(item)})
+    return entries
 
 
 def publishProjectChanged(id: str, version: int, eventType: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ TABLES = {
     "CommandLogTable": ("commands", [("commandId", "S", "HASH")]),
     "SnapshotTable": ("snapshots", [("aggregateId", "S", "HASH")]),
     "ProjectReadModelTable": ("projects", [("id", "S", "HASH")]),
+    "ArchiveCatalogTable": ("archive-catalog", [("aggregateId", "S", "HASH"), ("firstSequence", "N", "RANGE")]),
 }
+ARCHIVE_BUCKET = "chronicle-archive"
 
 
 @pytest.fixture
@@ -22,6 +24,7 @@ def aws(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-east-1", "EVENT_TABLE": "events", "COMMAND_TABLE": "commands",
                         "SNAPSHOT_TABLE": "snapshots", "PROJECT_TABLE": "projects", "EVENT_BUS": "chronicle-events",
+                        "ARCHIVE_BUCKET": ARCHIVE_BUCKET, "ARCHIVE_CATALOG_TABLE": "archive-catalog",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -40,11 +43,15 @@ def aws(monkeypatch):
                 AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t, _ in keys],
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
+        boto3.client("s3").create_bucket(Bucket=ARCHIVE_BUCKET)
+        boto3.client("s3").put_bucket_versioning(Bucket=ARCHIVE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         from chronicle import aws as chronicle_aws
 
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.archive_reader):
             cached.cache_clear()
         yield client
-        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader):
+        for cached in (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader,
+                       chronicle_aws.archive_reader):
             cached.cache_clear()
     del os.environ["AWS_ACCESS_KEY_ID"]
