@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chronicle.eventstore.chain import ChainReport, stored_hash, verify_items
 from chronicle.eventstore.store import EventStore
 
@@ -22,9 +24,17 @@ def verify_stream(store: EventStore, aggregate_id: str) -> ChainReport:
     through = 0
     reader = store.archive
     for entry in (reader.ranges(aggregate_id) if reader else []):
-        manifest, items, intact = reader.fetch(entry)
+        try:
+            manifest, items, intact = reader.fetch(entry)
+        except ClientError as error:  # the object (or the version the catalog names) is gone
+            problems.append({"eventSequence": entry["firstSequence"], "lastSequence": entry["lastSequence"],
+                             "source": "archive", "object": entry["key"],
+                             "reason": f"the archived object cannot be read: {error.response['Error']['Code']}"})
+            through = max(through, entry["lastSequence"])
+            continue
         if not intact:
-            problems.append({"eventSequence": entry["firstSequence"], "source": "archive", "object": entry["key"],
+            problems.append({"eventSequence": entry["firstSequence"], "lastSequence": entry["lastSequence"],
+                             "source": "archive", "object": entry["key"],
                              "reason": "the archived object does not match its manifest digest or catalog entry"})
         elif items and manifest["chainHead"] != (stored_hash(items[-1]) or manifest["chainHead"]):
             problems.append({"eventSequence": entry["lastSequence"], "source": "archive", "object": entry["key"],
@@ -50,9 +60,16 @@ def verify_stream(store: EventStore, aggregate_id: str) -> ChainReport:
             yield item, "table"
 
     report = verify_items(aggregate_id, ordered())
-    candidates = problems + ([report.failure] if report.failure else [])
-    if candidates:
-        report.failure = min(candidates, key=lambda failure: failure["eventSequence"])
+    chain_failure = report.failure
+    for problem in sorted(problems, key=lambda p: p["eventSequence"]):
+        if chain_failure and chain_failure["eventSequence"] <= problem.get("lastSequence", problem["eventSequence"]):
+            # the chain names the very event inside (or before) the damaged object: more precise
+            if problem.get("object") and chain_failure["eventSequence"] >= problem["eventSequence"]:
+                chain_failure["object"] = problem["object"]
+            break
+        report.failure = problem
+        break
+    candidates = problems + ([chain_failure] if chain_failure else [])
     if report.events == 0 and not candidates:
         report.failure = {"eventSequence": 0, "reason": "no such stream", "source": "table"}
     return report

@@ -24,6 +24,10 @@ def add_projections_parser(subparsers: Any) -> None:
                          help="the event store table (default $EVENT_TABLE)")
     rebuild.add_argument("--read-model-table", default=os.environ.get("PROJECT_TABLE"),
                          help="the project read model table (default $PROJECT_TABLE)")
+    rebuild.add_argument("--archive-bucket", default=os.environ.get("ARCHIVE_BUCKET"),
+                         help="read archived events through this bucket (default $ARCHIVE_BUCKET)")
+    rebuild.add_argument("--catalog-table", default=os.environ.get("ARCHIVE_CATALOG_TABLE"),
+                         help="the archive catalog table (default $ARCHIVE_CATALOG_TABLE)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
     rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
@@ -41,11 +45,23 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from chronicle.eventstore import EventStore
     from chronicle.projections.rebuild import rebuild
 
+    from chronicle.eventstore.archive import ArchiveReader
+    from chronicle.eventstore.store import StreamIncomplete
+
     client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
+    archive = None
+    if args.archive_bucket and args.catalog_table:
+        s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
+        archive = ArchiveReader(args.archive_bucket, args.catalog_table, s3, client)
     try:
-        report = rebuild(EventStore(args.event_table, client=client), args.read_model_table, args.ids)
+        report = rebuild(EventStore(args.event_table, client=client, archive=archive), args.read_model_table,
+                         args.ids)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle projections rebuild: {error}", file=sys.stderr)
+        return 1
+    except StreamIncomplete as error:
+        print(f"chronicle projections rebuild: {error} (archived? give --archive-bucket and --catalog-table)",
+              file=sys.stderr)
         return 1
     print(f"rebuilt {len(report.rebuilt)} project(s); {len(report.newer_kept)} already newer, left as they were"
           + (f"; no stream for: {', '.join(report.missing)}" if report.missing else ""))

@@ -31,18 +31,29 @@ class RebuildReport:
 
 
 def project_ids(store: EventStore) -> Iterator[str]:
-    """Every Project stream id, from the first event of each stream (one Scan of the event table, paginated)."""
+    """Every Project stream id, from the first event of each stream (one Scan of the event table, paginated),
+    and from the archive catalog for streams whose first events were archived."""
+    seen: set[str] = set()
     request: dict[str, Any] = {
         "TableName": store.event_table, "FilterExpression": "eventSequence = :one AND eventType = :created",
         "ProjectionExpression": "aggregateId",
         "ExpressionAttributeValues": {":one": {"N": "1"}, ":created": {"S": "ProjectCreated"}}}
-    while True:
-        page = store.client.scan(**request)
-        for item in page.get("Items", []):
-            yield item["aggregateId"]["S"]
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    scans = [(store.client, request)]
+    if store.archive is not None:
+        scans.append((store.archive.dynamodb, {
+            "TableName": store.archive.catalog_table, "ProjectionExpression": "aggregateId",
+            "FilterExpression": "firstSequence = :one AND aggregateType = :type",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":type": {"S": "Project"}}}))
+    for client, request in scans:
+        while True:
+            page = client.scan(**request)
+            for item in page.get("Items", []):
+                if item["aggregateId"]["S"] not in seen:  # an interrupted archive run: in both
+                    seen.add(item["aggregateId"]["S"])
+                    yield item["aggregateId"]["S"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def rebuild(store: EventStore, table: str, ids: Iterable[str] | None = None) -> RebuildReport:
