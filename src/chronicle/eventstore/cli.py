@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from typing import Any
 
 LOCAL_STACK = "chronicle"  # chronicle.local.stack.STACK_NAME; not imported: chronicle.local is not shipped
@@ -130,7 +131,8 @@ def run_archive(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         payload = {} if args.older_than is None else {"olderThanDays": args.older_than}
-        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+        name = f"cli-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"  # the emulator needs a name
+        execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
         deadline = time.monotonic() + args.timeout
         while True:
             described = sfn.describe_execution(executionArn=execution)
