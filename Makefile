@@ -58,6 +58,7 @@ deploy: build
 
 bench: setup
 	$(BIN)/python bench/eventstore.py
+	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/local_runtime.py
 
 clean:
