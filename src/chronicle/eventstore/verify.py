@@ -36,6 +36,9 @@ def verify_stream(store: EventStore, aggregate_id: str) -> ChainReport:
             problems.append({"eventSequence": entry["firstSequence"], "lastSequence": entry["lastSequence"],
                              "source": "archive", "object": entry["key"],
                              "reason": "the archived object does not match its manifest digest or catalog entry"})
+        elif items and entry["chainHead"] != manifest["chainHead"]:
+            problems.append({"eventSequence": entry["lastSequence"], "source": "archive", "object": entry["key"],
+                             "reason": "the catalog's chain head differs from the object's manifest"})
         elif items and manifest["chainHead"] != (stored_hash(items[-1]) or manifest["chainHead"]):
             problems.append({"eventSequence": entry["lastSequence"], "source": "archive", "object": entry["key"],
                              "reason": "the manifest's chain head is not the hash of its last event"})
@@ -102,10 +105,10 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
     from chronicle import aws
 
     store = aws.event_store()
-    if event.get("aggregateId"):
-        reports = [verify_stream(store, str(event["aggregateId"]))]
-    else:
-        reports = verify_all(store)
+    one = event.get("aggregateId")
+    if not one and event.get("all") is not True:
+        raise ValueError('give {"aggregateId": ID} or {"all": true}')
+    reports = [verify_stream(store, str(one))] if one else verify_all(store)
     failed = [r.as_dict() for r in reports if not r.ok]
-    shown = [r.as_dict() for r in reports] if event.get("aggregateId") else failed
+    shown = [r.as_dict() for r in reports] if one else failed
     return {"ok": not failed, "checked": len(reports), "failed": len(failed), "reports": shown}
