@@ -11,7 +11,6 @@ PYTHON ?= $(shell PYENV_VERSION=$(PYENV_VERSION); export PYENV_VERSION; for p in
             if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 BIN := $(VENV)/bin
-export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -23,13 +22,18 @@ help:
 	@echo "make bench   run the benchmarks in bench/"
 	@echo "make deploy  sam build + sam deploy (AWS credentials needed; see docs/deploy.md)"
 
+# Checks that need a region (sam validate, moto) get one unless yours is set; deploy uses your profile's own.
+lint unit check build: export AWS_DEFAULT_REGION ?= us-east-1
+
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements-lock.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	@echo "First run: creating $(VENV) and installing the pinned dependencies (about a minute)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements-lock.txt -e '.[local,dev]'
+	set -o pipefail; $(BIN)/pip install -c requirements-lock.txt -e '.[local,dev]' 2>&1 \
+	  | { grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' || true; }
 	@touch $@
 
 local: setup
@@ -53,13 +57,15 @@ build: setup
 	$(BIN)/sam build --template-file template.yaml --build-dir .aws-sam/build
 
 # Needs AWS credentials; samconfig.toml holds the defaults (stack "chronicle"). ARGS="--region eu-west-1 ..."
+# sam looks for samconfig.toml beside the template it is given (.aws-sam/build/): name ours explicitly.
 deploy: build
-	$(BIN)/sam deploy --template-file .aws-sam/build/template.yaml $(ARGS)
+	$(BIN)/sam deploy --template-file .aws-sam/build/template.yaml --config-file $(CURDIR)/samconfig.toml $(ARGS)
 
 bench: setup
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/local_runtime.py
+	$(BIN)/python bench/input_limits.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
+    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
@@ -33,10 +34,18 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
     p.add_argument("--state-dir", default=".chronicle", help="where state is kept between runs (default .chronicle)")
     p.add_argument("--ephemeral", action="store_true", help="keep nothing: start empty, save nothing")
-    p.add_argument("--aws-port", type=int, default=0, help="port of the emulated AWS endpoint (default: a free port)")
+    p.add_argument("--aws-port", type=int, default=None,
+                   help="port of the emulated AWS endpoint (default: --port + 1, so 3001; any free one if --port is 0)")
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
+
+
+def aws_port(port: int, chosen: int | None) -> int | None:
+    """The emulator's port: stable by default (the API port + 1), so a saved `aws --endpoint-url` keeps working."""
+    if chosen is not None:
+        return chosen or None
+    return port + 1 if port else None
 
 
 def run_local(args: argparse.Namespace) -> int:
@@ -45,7 +54,7 @@ def run_local(args: argparse.Namespace) -> int:
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
-                           ephemeral=args.ephemeral, aws_port=args.aws_port or None)
+                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port))
 
     stop_requested = threading.Event()
 
@@ -58,7 +67,10 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         runtime.start()
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, not a traceback
-        print(f"chronicle local: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from chronicle.local.runtime import PortInUse
+
+        reason = exc.strerror if isinstance(exc, PortInUse) else f"{type(exc).__name__}: {exc}"
+        print(f"chronicle local: cannot start: {reason}", file=sys.stderr)
         if args.verbose:
             raise
         return 1
@@ -72,11 +84,37 @@ def run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_invoke_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "invoke", help="run one function's real handler on an event, like `sam local invoke` (no Docker)",
+        description="Run FUNCTION's handler in this process on the event, against a fresh ephemeral local stack "
+                    "(default: nothing is saved) or, with --running, against the `chronicle local` at --url. "
+                    "Logs go to stderr, the result to stdout; exit code 1 when the function failed.")
+    p.add_argument("function", metavar="FUNCTION",
+                   help="logical id (ValidateCommandFunction) or code folder (validate_command)")
+    p.add_argument("-e", "--event", default=None, metavar="FILE",
+                   help="event JSON file, e.g. events/validate_command/create-project.json; '-' reads stdin "
+                        "(default: {})")
+    p.add_argument("--running", action="store_true",
+                   help="use the running `chronicle local` (its saved state keeps what the handler writes)")
+    p.add_argument("--url", default="http://127.0.0.1:3000", help="the running stack (default http://127.0.0.1:3000)")
+    p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
+    p.set_defaults(func=run_invoke)
+
+
+def run_invoke(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from chronicle.local.invoke import run
+
+    return run(args.function, args.event, args.running, args.url, args.project_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description="Chronicle developer tools.")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
     add_local_parser(subparsers)
+    add_invoke_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
     add_verify_parser(subparsers)

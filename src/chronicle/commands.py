@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, UTC
 from typing import Any
 
+from chronicle import strictjson
 from chronicle.domain import Aggregate, aggregate_for_command
 from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, ChronicleError, ConcurrencyConflict,
                               IdempotencyKeyReused, PayloadTooLarge, StreamContention, UnknownCommand,
@@ -27,6 +28,8 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locall
 # Step Functions refuses an execution input (and any state's data) over 256 KiB. The raw body travels in the
 # input, so a bigger request cannot be a command; events travel between states only as keys (see `stream`).
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+# An IAM role session ARN, the longest principal AWS gives an actor, stays under this.
+MAX_ACTOR_ID_CHARS = 2048
 MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
 
 
@@ -44,22 +47,27 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         raise UnknownCommand(f"There is no command named {command_type!r}.")
     aggregate = aggregate_for_command(command_type)
 
+    _within_execution_limit(request, "request")
     raw = request.get("body")
     if isinstance(raw, str):
-        if len(raw.encode()) > MAX_EXECUTION_INPUT_BYTES:
-            raise PayloadTooLarge(f"The request body is over {MAX_EXECUTION_INPUT_BYTES} bytes, the most a "
-                                  "command can carry through its state machine.",
-                                  [{"bytes": len(raw.encode()), "limit": MAX_EXECUTION_INPUT_BYTES}])
         try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError as error:
-            raise ValidationError("The request body is not valid JSON.", [{"path": "$", "message": str(error)}]) from None
+            body = strictjson.loads(raw) if raw.strip() else None
+        except strictjson.StrictJSONError as error:
+            raise ValidationError(f"The request body is not strict JSON: {error.message}.",
+                                  [{"path": error.path, "message": error.message}]) from None
     else:
-        body = raw  # invoked directly with a parsed body (tests, `sam local invoke`)
+        body = raw  # invoked directly with a parsed body (tests, `chronicle invoke`): hold it to the same rules
+        try:
+            json.dumps(body, allow_nan=False)
+        except ValueError:
+            raise ValidationError("The request body is not strict JSON: NaN or Infinity.",
+                                  [{"path": "$", "message": "NaN and Infinity are not JSON numbers"}]) from None
+        if strictjson.depth(body) > strictjson.MAX_DEPTH:
+            raise ValidationError("The request body is not strict JSON: too deep.",
+                                  [{"path": "$", "message": f"nests deeper than {strictjson.MAX_DEPTH} levels"}])
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object.",
                               [{"path": "$", "message": "expected an object with a `data` member"}])
-
     errors = _not_unicode(body)
     if errors:  # JSON's \ud800 escapes can carry lone surrogates, which no store can encode: refuse them here
         raise ValidationError(f"The {command_type} command is not valid.", errors)
@@ -72,8 +80,13 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
     if errors:
         raise ValidationError(f"The {command_type} command is not valid.", errors)
 
+    actor = str(request.get("actorId") or "anonymous")
+    if len(actor) > MAX_ACTOR_ID_CHARS:  # it is stored in every event's metadata: an id, not a payload
+        raise ValidationError(f"The actor id (locally the X-Actor-Id header) is {len(actor)} characters, over "
+                              f"{MAX_ACTOR_ID_CHARS}.", [{"path": "actorId", "message": "too long"}])
+
     client_command_id = body.get("commandId")
-    return {
+    command = {
         "commandType": command_type,
         "aggregateType": aggregate.type,
         "aggregateId": body.get("aggregateId") or str(uuid.uuid4()),
@@ -82,9 +95,29 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         "commandId": client_command_id or str(uuid.uuid4()),
         "idempotent": client_command_id is not None,
         "correlationId": request.get("correlationId") or str(uuid.uuid4()),
-        "actorId": str(request.get("actorId") or "anonymous"),
+        "actorId": actor,
         "data": body["data"],
     }
+    _within_execution_limit(command, "validated command")  # it travels on to AppendEvents as that step's input
+    return command
+
+
+def execution_input_size(value: Any) -> int:
+    """Bytes of ``value`` as it travels between Step Functions states: JSON text, non-ASCII escaped as ``\\uXXXX``
+    (API Gateway's escapeJavaScript does the same), so 1 KB of non-ASCII text can weigh 3 KB or more."""
+    return len(json.dumps(value).replace("/", "\\/").encode())  # escapeJavaScript writes / as \/ too
+
+
+def too_large(what: str, size: int, limit: int) -> PayloadTooLarge:
+    """The one shape of every 413: details ``[{"bytes": size, "limit": limit}]``."""
+    return PayloadTooLarge(f"The {what} is {size} bytes, over the limit of {limit} bytes.",
+                           [{"bytes": size, "limit": limit}])
+
+
+def _within_execution_limit(value: Any, what: str) -> None:
+    size = execution_input_size(value)
+    if size > MAX_EXECUTION_INPUT_BYTES:
+        raise too_large(f"{what} (JSON-escaped, as Step Functions carries it)", size, MAX_EXECUTION_INPUT_BYTES)
 
 
 def _not_unicode(value: Any, path: str = "$") -> list[dict[str, str]]:
@@ -152,7 +185,8 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
     if is_create:
         if expected not in (None, 0):
             raise ConcurrencyConflict(f"{command['commandType']} creates a new stream: expectedVersion can only be 0.",
-                                      [{"expectedVersion": expected, "actualVersion": 0}])
+                                      [{"reason": "ExpectedVersionMismatch", "aggregateId": aggregate_id,
+                                        "expectedVersion": expected, "actualVersion": 0}])
         before = Loaded(aggregate.initial_state(), 0, None, 0, 0)
     else:
         before = loader.load(aggregate, aggregate_id)
@@ -177,8 +211,11 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
                                          [{"aggregateId": aggregate_id}]) from None
         if expected is not None:
             raise _conflict(aggregate_id, expected, store.version(aggregate_id)) from None
-        raise StreamContention(f"{aggregate.type} {aggregate_id!r} changed while the command was decided.",
-                               [{"aggregateId": aggregate_id, "readVersion": before.version}]) from None
+        # The state machine retries this (re-load, re-decide); the client only sees it once the retries ran out.
+        raise StreamContention(f"{aggregate.type} {aggregate_id!r} kept changing while the command was decided, "
+                               "through every retry of the workflow; send the command again.",
+                               [{"reason": "StreamContended", "aggregateId": aggregate_id,
+                                 "readVersion": before.version}]) from None
     except CommandAlreadyRecorded:
         recorded = _recorded_outcome(store, command)
         if recorded is None:  # cannot happen: the record is never deleted
@@ -197,7 +234,8 @@ def stream_of(response: dict[str, Any]) -> dict[str, Any]:
 
 def _conflict(aggregate_id: str, expected: int, actual: int) -> ConcurrencyConflict:
     return ConcurrencyConflict(f"Stream {aggregate_id!r} is at version {actual}, not {expected}.",
-                               [{"aggregateId": aggregate_id, "expectedVersion": expected, "actualVersion": actual}])
+                               [{"reason": "ExpectedVersionMismatch", "aggregateId": aggregate_id,
+                                 "expectedVersion": expected, "actualVersion": actual}])
 
 
 def _records(aggregate: Aggregate, command: dict, new_events: list, before: Loaded) -> list[dict[str, Any]]:

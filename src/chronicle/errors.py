@@ -14,6 +14,7 @@ from typing import Any
 # follow this table (tests/unit/test_template.py checks that api/openapi.yaml agrees).
 HTTP_STATUS: dict[str, int] = {
     "ValidationError": 400,
+    "Forbidden": 403,
     "UnknownCommand": 404,
     "AggregateNotFound": 404,
     "ConcurrencyConflict": 409,
@@ -55,6 +56,7 @@ AggregateAlreadyExists = _error("AggregateAlreadyExists")
 IdempotencyKeyReused = _error("IdempotencyKeyReused")
 PayloadTooLarge = _error("PayloadTooLarge")
 BusinessRuleViolation = _error("BusinessRuleViolation")
+Forbidden = _error("Forbidden")
 InternalError = _error("InternalError")
 
 

@@ -6,19 +6,30 @@ The same functions answer AppSync (functions/graphql_resolver) and the local /gr
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 from collections.abc import Callable
 
+from botocore.exceptions import ClientError
+
 from chronicle import aws
 from chronicle.domain import AGGREGATES
-from chronicle.errors import ValidationError
+from chronicle.errors import ChronicleError, InternalError, ValidationError
 from chronicle.eventstore import chain
 from chronicle.eventstore.items import dumps, from_item
 from chronicle.projections import project as project_projection
-from datetime import UTC
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+MAX_ID_BYTES = 1024  # DynamoDB keys hold up to 2048 bytes; no id Chronicle makes comes near this
+# Arguments that name an item: an empty one would reach DynamoDB as an empty key (its ValidationException).
+_ID_ARGUMENTS = ("id", "aggregateId", "ownerId", "projectId", "templateId", "userId")
 
 
 def _project(project_id: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -41,26 +52,51 @@ def _token(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def _untoken(token: str | None) -> dict | None:
+def _untoken(token: str | None, key_names: set[str]) -> dict | None:
+    """A nextToken back to the DynamoDB key it encodes, checked: a forged token is a client mistake (400-like
+    GraphQL error), never a DynamoDB or botocore error text."""
     if not token:
         return None
+    forged = ValidationError("nextToken is not a token this API returned (pass the nextToken of the previous page "
+                             "of the same query, unchanged).", [{"path": "$.nextToken"}])
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError:
-        raise ValidationError("nextToken is not a token this API returned.", [{"path": "$.nextToken"}]) from None
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, binascii.Error):
+        raise forged from None
+    if not (isinstance(key, dict) and set(key) == key_names and all(
+            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) and 0 < len(v["S"]) <= MAX_ID_BYTES
+            for v in key.values())):
+        raise forged
+    return key
+
+
+def _page_size(limit: int | None) -> int:
+    if limit is None:
+        return 20
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}.", [{"path": "$.limit"}])
+    return limit
 
 
 def projects(ownerId: str | None = None, limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:
-    limit = max(1, min(limit or 20, MAX_PAGE))
-    request: dict[str, Any] = {"TableName": aws.env("PROJECT_TABLE"), "Limit": limit}
-    if start := _untoken(nextToken):
-        request["ExclusiveStartKey"] = start
+    request: dict[str, Any] = {"TableName": aws.env("PROJECT_TABLE"), "Limit": _page_size(limit)}
     if ownerId is not None:
+        start = _untoken(nextToken, {"id", "ownerId", "updatedAt"})
+        if start and start["ownerId"]["S"] != ownerId:
+            raise ValidationError("nextToken belongs to another ownerId's listing.", [{"path": "$.nextToken"}])
         request.update(IndexName="byOwner", KeyConditionExpression="ownerId = :o",
                        ExpressionAttributeValues={":o": {"S": ownerId}}, ScanIndexForward=False)
-        page = aws.client("dynamodb").query(**request)
     else:
-        page = aws.client("dynamodb").scan(**request)
+        start = _untoken(nextToken, {"id"})
+    if start:
+        request["ExclusiveStartKey"] = start
+    try:
+        page = aws.client("dynamodb").query(**request) if ownerId is not None \
+            else aws.client("dynamodb").scan(**request)
+    except ClientError as error:  # a well-formed key of no item of this listing
+        if error.response["Error"]["Code"] != "ValidationException" or not nextToken:
+            raise
+        raise ValidationError("nextToken is not a token this API returned.", [{"path": "$.nextToken"}]) from None
     items = [_project(i["id"]["S"], project_projection.from_item(i)) for i in page["Items"]]
     return {"items": items, "nextToken": _token(page.get("LastEvaluatedKey"))}
 
@@ -72,22 +108,44 @@ def projectAt(id: str, version: int | None = None, asOf: str | None = None) -> d
     return _project(id, loaded.state) if loaded.version else None
 
 
-def _utc(value: str | None) -> str | None:
+# AppSync's AWSDateTime: an extended ISO-8601 date-time with seconds optional, fraction optional and the offset
+# required ("Z" or +hh:mm[:ss]).
+_AWS_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}(?::\d{2})?)$")
+
+
+def parse_aws_datetime(value: Any, name: str = "asOf") -> datetime:
+    """An AWSDateTime string -> an aware datetime, or ValidationError saying what is wrong."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be an AWSDateTime string such as 2026-11-30T12:00:00Z.",
+                              [{"path": f"$.{name}"}])
+    match = _AWS_DATETIME.match(value)
+    if not match:
+        raise ValidationError(f"{name} is not an AWSDateTime: expected YYYY-MM-DDThh:mm:ss[.sss] and an offset "
+                              f"(Z or +hh:mm), got {value[:64]!r}.", [{"path": f"$.{name}"}])
+    minute, seconds, fraction, offset = match.groups()
+    text = minute + (seconds.split(".")[0] if seconds else ":00") + (f".{fraction[:6]:0<6}" if fraction else "")
+    try:
+        return datetime.fromisoformat(text + offset.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValidationError(f"{name} is not a valid date-time: {error}.", [{"path": f"$.{name}"}]) from None
+
+
+def _utc(value: Any) -> str | None:
     """An AWSDateTime as the store's timestamp format (UTC, milliseconds, Z) so that strings compare as times."""
     if value is None:
         return None
-    from datetime import datetime
-
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("asOf is not an ISO-8601 date-time.", [{"path": "$.asOf"}]) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = parse_aws_datetime(value).astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+        raise ValidationError("asOf is outside the years 0001-9999 once converted to UTC.",
+                              [{"path": "$.asOf"}]) from None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | None = None) -> list[dict[str, Any]]:
+    for name, value in (("fromVersion", fromVersion), ("toVersion", toVersion)):
+        if value is not None and value < 1:
+            raise ValidationError(f"{name} counts from 1, got {value}.", [{"path": f"$.{name}"}])
     store = aws.event_store()
     entries = []
     for item in store.iter_items(aggregateId, fromVersion or 1, toVersion):  # archived ranges read through S3
@@ -113,8 +171,21 @@ RESOLVERS: dict[str, Callable[..., Any]] = {
 
 
 def resolve(field_name: str, arguments: dict[str, Any]) -> Any:
+    """Run one field's resolver. A client mistake is a ChronicleError with a clear message; anything else is
+    logged with an id, and the client sees only "internal error" and that id (never an exception's text)."""
     try:
         resolver = RESOLVERS[field_name]
     except KeyError:
         raise ValidationError(f"No resolver for field {field_name!r}.") from None
-    return resolver(**arguments)
+    for name in _ID_ARGUMENTS:
+        value = arguments.get(name)
+        if isinstance(value, str) and not 0 < len(value.encode()) <= MAX_ID_BYTES:
+            raise ValidationError(f"{name} must be 1 to {MAX_ID_BYTES} bytes long.", [{"path": f"$.{name}"}])
+    try:
+        return resolver(**arguments)
+    except ChronicleError:
+        raise
+    except Exception:
+        error_id = str(uuid.uuid4())
+        log.exception("resolver %s failed (error id %s)", field_name, error_id)
+        raise InternalError(f"internal error (id {error_id})", [{"errorId": error_id}]) from None

@@ -21,7 +21,7 @@ def create(runtime, body=None, actor="alice"):
 def test_health(runtime):
     status, body = http("GET", f"{runtime.url}/health")
     assert status == 200 and body["status"] == "ok"
-    assert "chronicle-CreateProject" in body["stateMachines"]
+    assert "chronicle-command-CreateProject" in body["stateMachines"]
 
 
 def test_create_project_then_query_it_and_its_history(runtime):

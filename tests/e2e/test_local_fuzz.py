@@ -1,5 +1,8 @@
-"""Bad input, generated: whatever a client sends to the command API, the answer is a documented status with a JSON
-body of SPEC section 4, never a 500 or a traceback, and a refused command stores nothing."""
+"""Bad input, generated where schemathesis (test_local_schemathesis.py) cannot reach: the envelope's shapes, valid and
+not, come from api/openapi.yaml there; here are valid commands carrying tricky text (lone surrogates, control and
+bidi characters, emoji) that must reach the decider and the store, and bodies that are not JSON at all. Whatever
+comes, the answer is a documented status with a JSON body of SPEC section 4, never a 500 or a traceback, and a
+refused command stores nothing."""
 
 from __future__ import annotations
 
@@ -20,13 +23,6 @@ text = st.one_of(st.text(max_size=40), st.text(st.characters(codec="utf-8"), max
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False), text)
 json_values = st.recursive(scalars, lambda children: st.lists(children, max_size=4)
                            | st.dictionaries(text, children, max_size=4), max_leaves=12)
-command_data = st.fixed_dictionaries({}, optional={
-    "name": text, "ownerId": text, "description": st.one_of(text, st.none()), "visibility": text,
-    "set": st.one_of(json_values, st.dictionaries(text, json_values, max_size=3)),
-    "unset": st.one_of(json_values, st.lists(text, max_size=3))})
-envelopes = st.fixed_dictionaries({}, optional={
-    "aggregateId": st.one_of(text, json_values), "expectedVersion": st.one_of(st.integers(-5, 5), json_values),
-    "commandId": st.one_of(text, json_values), "data": st.one_of(command_data, json_values)})
 # Mostly valid commands, so that generated input reaches the decider and the store, not only the validator.
 tricky = st.one_of(text, st.sampled_from(["\ud800", "x\udfff", "\U0001F600", "\u202e", "\ufeff"]))
 creates = st.fixed_dictionaries({"data": st.fixed_dictionaries(
@@ -36,7 +32,7 @@ creates = st.fixed_dictionaries({"data": st.fixed_dictionaries(
 changes = st.fixed_dictionaries({"aggregateId": st.sampled_from(["fuzz-project", "fuzz-missing"]), "data": st.fixed_dictionaries(
     {}, optional={"set": st.dictionaries(tricky, json_values, max_size=3), "unset": st.lists(tricky, max_size=3)})},
     optional={"expectedVersion": st.integers(-1, 3), "commandId": tricky})
-anything = st.one_of(envelopes.map(json.dumps), json_values.map(json.dumps),
+anything = st.one_of(json_values.map(json.dumps),
                      st.binary(max_size=60).map(lambda b: b.decode("latin-1")),
                      st.sampled_from(['{"data":', "null", "[]", '{"data": {}} trailing', "\ufeff{}"]))
 requests = st.one_of(
@@ -57,7 +53,7 @@ def fuzz_project(runtime):
     assert status in (200, 409), body
 
 
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(request=requests)
 def test_any_body_gets_a_documented_answer_and_a_refusal_stores_nothing(runtime, fuzz_project, request):

@@ -26,3 +26,28 @@ def test_a_lost_read_model_item_comes_back(runtime, capsys):
                  "--id", project_id])
     assert code == 0, capsys.readouterr()
     assert graphql(runtime.url, query, id=project_id)["project"] == {"name": "Lost", "version": 1}
+
+
+def test_the_banner_commands_work_as_printed_without_any_aws_configuration(runtime, tmp_path):
+    """A new user's machine: no ~/.aws, no AWS_* variables. The banner's aws and rebuild lines run as printed."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    from local_helpers import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MOTO_PORT"}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true",
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")]),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]))
+    aws_line, rebuild_line = (line.strip() for line in runtime.aws_examples())
+    assert aws_line in runtime.banner() and rebuild_line in runtime.banner()
+    rebuild = subprocess.run(shlex.split(rebuild_line), env=env, capture_output=True, text=True, timeout=120)
+    assert rebuild.returncode == 0 and "rebuilt" in rebuild.stdout, rebuild.stderr
+    if shutil.which("aws", path=env["PATH"]) is None:
+        pytest.skip("no aws CLI on this machine")
+    listed = subprocess.run(aws_line, shell=True, env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "chronicle-EventStoreTable" in listed.stdout, listed.stderr

@@ -94,6 +94,8 @@ def test_invalid_documents_and_variables_are_errors_not_disconnects(runtime):
 @pytest.mark.parametrize("messages, code", [
     ([{"id": "1", "type": "subscribe", "payload": {"query": ON_CHANGED}}], 4401),  # before connection_init
     (["not json"], 4400),
+    (['{"type": "connection_init", "payload": ' + "[" * 5000 + "]" * 5000 + "}"], 4400),  # nested past 64 levels
+    (['{"type": "connection_init", "payload": {"n": NaN}}'], 4400),
     ([{"type": "connection_init"}, {"type": "connection_init"}], 4429),
     ([{"type": "connection_init"}, {"id": "1", "type": "subscribe", "payload": {"query": ON_CHANGED}},
       {"id": "1", "type": "subscribe", "payload": {"query": ON_CHANGED}}], 4409),
@@ -138,3 +140,14 @@ def test_a_client_that_stops_reading_is_dropped_without_stalling_the_publisher(r
         while connection.subscriptions and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not connection.subscriptions  # the reader saw the cut and unsubscribed
+
+
+def test_a_client_cannot_publish_change_notifications_over_the_socket_either(runtime):
+    with open_socket(runtime) as ws:
+        ws.send(json.dumps({"id": "s", "type": "subscribe", "payload": {"query": ON_CHANGED}}))
+        ws.send(json.dumps({"id": "m", "type": "subscribe", "payload": {
+            "query": 'mutation { publishProjectChanged(id: "p", version: 1, eventType: "Fake") { id } }'}}))
+        error = json.loads(ws.recv(timeout=5))
+        assert error["type"] == "error" and "Not Authorized" in error["payload"][0]["message"], error
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "pong"  # and no fake notification came before it

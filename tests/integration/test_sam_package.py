@@ -16,7 +16,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from chronicle.local.stack import _CfnLoader
+from chronicle.local.stack import _CfnLoader, expand_for_each
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = Path(sys.executable).parent / "sam"
@@ -65,6 +65,11 @@ def test_sam_package_leaves_no_local_path(packaged):
     assert left == []
     include = packaged["Resources"]["CommandApi"]["Properties"]["DefinitionBody"]["Fn::Transform"]
     assert include["Parameters"]["Location"].startswith("s3://artifacts/")
+    # The command state machines stay one Fn::ForEach loop (CloudFormation expands it) on uploaded definitions.
+    loops = [key for key in packaged["Resources"] if key.startswith("Fn::ForEach::")]
+    assert loops and not [r for r in expand_for_each(packaged["Resources"]).values()
+                          if r["Type"] == "AWS::Serverless::StateMachine"
+                          and isinstance(r["Properties"]["DefinitionUri"], str)]
 
 
 # ---- what CloudFormation gets after the SAM transform: least privilege, checked on the roles themselves ---------
@@ -88,6 +93,9 @@ def deployed(packaged, monkeypatch_module):
 
     monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
     template = copy.deepcopy(packaged)
+    # what CloudFormation's AWS::LanguageExtensions transform does first: expand Fn::ForEach
+    template["Resources"] = expand_for_each(template["Resources"])
+    template["Transform"] = "AWS::Serverless-2016-10-31"
     # what CloudFormation's AWS::Include does before the SAM transform runs
     template["Resources"]["CommandApi"]["Properties"]["DefinitionBody"] = yaml.load(
         (ROOT / "api" / "openapi.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506

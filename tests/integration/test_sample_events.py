@@ -122,7 +122,6 @@ def test_projector_then_resolver_samples(aws):
 def test_archive_and_verify_samples(aws):
     from chronicle import aws as chronicle_aws
     from chronicle.domain import AGGREGATES
-    from chronicle.eventstore.snapshots import Loaded
 
     handler("append_events")(sample("append_events", "create-project"), Context())
     store = chronicle_aws.event_store()
@@ -131,7 +130,7 @@ def test_archive_and_verify_samples(aws):
                                        "eventData": {"set": {"a": 1}, "unset": []}}], 1)
     loader = chronicle_aws.aggregate_loader()
     loaded = loader.load(AGGREGATES["Project"], "sample-project-1")
-    loader.save_snapshot(AGGREGATES["Project"], "sample-project-1", Loaded(**{**loaded.__dict__}))
+    loader.save_snapshot(AGGREGATES["Project"], "sample-project-1", loaded)  # 2 events: not due yet
     archive = handler("archive_events")
     plan = archive(sample("archive_events", "plan"), Context())
     assert plan["streams"] == ["sample-project-1"] and plan["hasMorePages"] is False
@@ -144,3 +143,16 @@ def test_archive_and_verify_samples(aws):
     assert tally["failedCount"] == 1
     verified = handler("verify_chain")(sample("verify_chain", "verify-stream"), Context())
     assert verified["ok"] and verified["reports"][0]["sources"] == {"archive": 1, "table": 1}
+
+
+def test_resolver_errors_reach_appsync_as_their_code_and_a_plain_message(aws, caplog):
+    resolver = handler("graphql_resolver")
+    event = sample("graphql_resolver", "query-history")
+    event["arguments"] = {"aggregateId": ""}
+    with pytest.raises(Exception) as caught:  # noqa: B017 - AppSync reads the class name and the text
+        resolver(event, Context())
+    assert type(caught.value).__name__ == "ValidationError" and not str(caught.value).startswith("{")
+    event["arguments"] = {"aggregateId": "x", "fromVersion": "not a number"}  # makes the store fail inside
+    with pytest.raises(Exception) as caught:  # noqa: B017
+        resolver(event, Context())
+    assert type(caught.value).__name__ == "InternalError" and str(caught.value).startswith("internal error (id ")

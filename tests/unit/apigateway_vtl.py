@@ -45,8 +45,13 @@ class Util:
 class Input:
     """`$input` for a JSON payload (the client's body, or the integration's response)."""
 
-    def __init__(self, body: str):
+    def __init__(self, body: str, params: dict[str, str] | None = None):
         self.body = body
+        self._params = params or {}
+
+    def params(self, name: str) -> str:
+        """A request parameter (path, query string or header), "" when absent."""
+        return self._params.get(name, "")
 
     def path(self, expression: str):
         value = json.loads(self.body) if self.body else {}
@@ -59,9 +64,10 @@ class Input:
         return json.dumps(self.path(expression))
 
 
-def render(template: str, body: str, context: dict | None = None) -> tuple[str, dict]:
+def render(template: str, body: str, context: dict | None = None,
+           params: dict[str, str] | None = None) -> tuple[str, dict]:
     """(output, context after rendering): `context["responseOverride"]["status"]` is what the template set."""
     context = {"requestId": "req-1", "path": "/v1/commands/X", "authorizer": {}, "identity": {},
                "responseOverride": {}, "error": {}, **(context or {})}
-    output = airspeed.Template(template).merge({"input": Input(body), "util": Util(), "context": context})
+    output = airspeed.Template(template).merge({"input": Input(body, params), "util": Util(), "context": context})
     return output, context

@@ -20,21 +20,27 @@ from chronicle.errors import HTTP_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = yaml.load((ROOT / "api" / "openapi.yaml").read_text(), Loader=yaml.SafeLoader)  # noqa: S506
-ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:chronicle-{}"
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:chronicle-command-{}"
 COMMANDS = ["CreateProject", "ChangeProjectConfiguration"]
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+          "AWS::StackName": "chronicle"}
 
 
-def integration(command: str) -> dict:
-    return OPENAPI["paths"][f"/commands/{command}"]["post"]["x-amazon-apigateway-integration"]
+def integration(command: str = "") -> dict:
+    """The one command route's integration (every command type shares it)."""
+    return OPENAPI["paths"]["/commands/{commandType}"]["post"]["x-amazon-apigateway-integration"]
 
 
-def request_template(command: str) -> str:
-    template = integration(command)["requestTemplates"]["application/json"]["Fn::Sub"]
-    return template.replace(f"${{{command}StateMachine}}", ARN.format(command))  # what Fn::Sub does
+def request_template() -> str:
+    template = integration()["requestTemplates"]["application/json"]["Fn::Sub"]
+    for name, value in PSEUDO.items():  # what Fn::Sub does
+        template = template.replace("${" + name + "}", value)
+    assert "${" not in template
+    return template
 
 
 def start_sync_execution_request(command: str, body: str, context: dict | None = None) -> dict:
-    output, _ = render(request_template(command), body, context)
+    output, _ = render(request_template(), body, context, {"commandType": command})
     return json.loads(output)
 
 
@@ -133,12 +139,19 @@ def test_input_over_the_step_functions_limit_is_413(command):
     assert (status, answer["error"]) == (500, "InternalError")
 
 
-def test_unknown_command_path_is_404_json():
-    mock = OPENAPI["paths"]["/commands/{CommandType}"]["post"]["x-amazon-apigateway-integration"]
-    template = mock["responses"]["default"]["responseTemplates"]["application/json"]
-    output, _ = render(template, "", {"path": "/v1/commands/Drop'Table\"s"})
+@pytest.mark.parametrize("command", ["Drop'Table\"s", "lowercase", "", "A" * 64, "Create-Project", "X/../Y"])
+def test_a_command_type_that_is_not_a_name_never_reaches_another_state_machine(command):
+    request = start_sync_execution_request(command, "{}")
+    assert request["stateMachineArn"] == ARN.format("_")  # no such state machine: StateMachineDoesNotExist
+    assert json.loads(request["input"])["commandType"] == "_"
+
+
+def test_a_command_without_a_state_machine_is_404_unknown_command():
+    refusal = {"__type": "com.amazonaws.swf.service.v2.model#StateMachineDoesNotExist", "message": "nope"}
+    output, context = render(integration()["responses"]["4\\d{2}"]["responseTemplates"]["application/json"],
+                             json.dumps(refusal), {"path": "/v1/commands/Drop'Table\"s"})
+    assert context["responseOverride"]["status"] == 404
     assert json.loads(output)["error"] == "UnknownCommand"
-    assert mock["responses"]["default"]["statusCode"] == "404"
 
 
 @pytest.mark.parametrize("name", list(OPENAPI["x-amazon-apigateway-gateway-responses"]))
@@ -154,3 +167,15 @@ def test_gateway_responses_are_spec_json(name):
 def test_escape_java_script_matches_commons_lang():
     assert escape_java_script("a'b\"c\\d/e\n\u00e9\u2603\U0001F680\x01") == (
         "a\\'b\\\"c\\\\d\\/e\\n\\u00E9\\u2603\\uD83D\\uDE80\\u0001")
+
+
+@pytest.mark.parametrize("body", [*BODIES, '{"data":{"name":"x","ownerId":"a","description":"' + "ñ" * 300 + '"}}'])
+def test_the_local_size_measure_is_the_size_step_functions_gets_in_aws(body):
+    """ValidateCommand and the local server measure `json.dumps(input)`; in AWS the input is what this template
+    writes (escapeJavaScript turns non-ASCII into \\uXXXX, as json.dumps does), so both refuse at the same size."""
+    from chronicle.commands import execution_input_size
+
+    context = {"requestId": "req-42", "identity": {"userArn": "arn:aws:iam::1:user/o'neil"}}
+    sent = start_sync_execution_request("CreateProject", body, context)["input"]
+    measured = execution_input_size(json.loads(sent))
+    assert len(sent.encode()) == measured

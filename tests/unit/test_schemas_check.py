@@ -21,6 +21,7 @@ def repo(tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "schemas", copy / "schemas")
     shutil.copytree(ROOT / "statemachine", copy / "statemachine")
+    shutil.copy(ROOT / "template.yaml", copy / "template.yaml")
     shutil.copytree(ROOT / "src" / "chronicle" / "domain", copy / "src" / "chronicle" / "domain",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "src" / "chronicle" / "schemas").mkdir()
@@ -46,7 +47,18 @@ UPCASTERS_PY = Path("src/chronicle/schemas/upcasters.py")
 def test_the_repository_passes_and_reports_compatibility():
     report = run_check(ROOT / "schemas", ROOT)
     assert report.ok, report.text()
-    assert any("ProjectCreated v2: NOT backward compatible, needs its upcaster" in n for n in report.notes)
+    [note] = [n for n in report.notes if n.startswith("ProjectCreated v2:")]
+    # says plainly what changed and that it is fine, never "NOT ..." followed by "passed"
+    assert "changes the shape" in note and note.endswith("fine: its upcaster turns every v1 sample into valid v2")
+    assert "NOT" not in report.text() and "FAIL" not in report.text()
+
+
+def test_a_shape_change_without_a_working_upcaster_says_it_would_fail(repo):
+    text = (repo / UPCASTERS_PY).read_text()
+    (repo / UPCASTERS_PY).write_text(text + "\nUPCASTERS.pop(('ProjectCreated', 1))\n")
+    report = run_check(repo / "schemas", repo)
+    [note] = [n for n in report.notes if n.startswith("ProjectCreated v2:")]
+    assert "WOULD FAIL" in note and not report.ok and "schemas check FAILED" in report.text()
 
 
 def test_the_copy_passes(repo):
@@ -84,8 +96,7 @@ def test_a_deleted_released_file_fails(repo):
     (repo / "schemas/commands/ChangeProjectConfiguration.json").unlink()
     found = problems(repo)
     assert "commands/ChangeProjectConfiguration.json: released, but deleted" in found
-    assert "command ChangeProjectConfiguration (statemachine/ChangeProjectConfiguration.asl.json) has no schema" \
-        in found
+    assert "command ChangeProjectConfiguration (a state machine in template.yaml) has no schema" in found
 
 
 def test_a_new_file_is_unreleased_until_locked(repo):
@@ -155,8 +166,9 @@ def test_a_schema_that_is_not_json_fails(repo):
 
 
 def test_a_state_machine_without_a_command_schema_fails(repo):
-    shutil.copy(repo / "statemachine/CreateProject.asl.json", repo / "statemachine/ArchiveProject.asl.json")
-    assert "command ArchiveProject (statemachine/ArchiveProject.asl.json) has no schema: " \
+    template = (repo / "template.yaml").read_text()
+    (repo / "template.yaml").write_text(template.replace("- [CreateProject, ", "- [ArchiveProject, CreateProject, "))
+    assert "command ArchiveProject (a state machine in template.yaml) has no schema: " \
            "add schemas/commands/ArchiveProject.json" in problems(repo)
 
 

@@ -5,10 +5,21 @@ State is plain JSON-ready data so that it can be snapshotted as is.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.errors import BusinessRuleViolation
+
+
+# What a project's configuration may hold, as compact UTF-8 JSON (how the read model and snapshots store it). With
+# the longest name and description it keeps the project read-model item and the snapshot item well under DynamoDB's
+# 400 KB (tests/unit/test_project_limits.py folds the largest legal project and measures both items).
+MAX_CONFIGURATION_BYTES = 128 * 1024
+
+
+def configuration_size(configuration: dict[str, Any]) -> int:
+    return len(json.dumps(configuration, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode())
 
 
 def initial_state() -> State:
@@ -34,6 +45,13 @@ def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEve
         if both:
             raise BusinessRuleViolation("A key cannot be set and unset in the same change.",
                                         [{"rule": "ConfigurationKeysDisjoint", "keys": both}])
+        after = {key: value for key, value in {**state["configuration"], **to_set}.items() if key not in to_unset}
+        size = configuration_size(after)
+        if size > MAX_CONFIGURATION_BYTES:
+            raise BusinessRuleViolation(
+                f"The configuration would be {size} bytes; a project's configuration holds at most "
+                f"{MAX_CONFIGURATION_BYTES} bytes (as compact JSON).",
+                [{"rule": "ConfigurationTooLarge", "bytes": size, "limit": MAX_CONFIGURATION_BYTES}])
         return [("ProjectConfigurationChanged", {"set": to_set, "unset": to_unset})]
 
     raise ValueError(f"Project does not handle {command_type}")  # routing bug, not user input

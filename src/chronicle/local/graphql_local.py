@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from graphql import (DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, build_schema,
-                     execute_sync, get_operation_ast, parse, validate)
+import uuid
 
-from .subscriptions import SubscriptionHub
+from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLSchema,
+                     InlineFragmentNode, OperationDefinitionNode, OperationType, SelectionSetNode, StringValueNode,
+                     build_schema, execute_sync, get_operation_ast, parse, validate)
+
+from chronicle.errors import ChronicleError
+
+from .subscriptions import DocumentErrors, SubscriptionHub
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +64,89 @@ def _json_parse_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def _datetime_parse_value(value: Any) -> str:
+    """AWSDateTime as strict as AppSync's: a string with an offset (queries.parse_aws_datetime says what is wrong)."""
+    from chronicle.queries import parse_aws_datetime
+
+    try:
+        parse_aws_datetime(value, "AWSDateTime")
+    except ChronicleError as error:
+        raise GraphQLError(error.message) from None
+    return value
+
+
+def _datetime_parse_literal(node: Any, _variables: Any = None) -> str:
+    if not isinstance(node, StringValueNode):
+        raise GraphQLError("AWSDateTime must be a string such as \"2026-11-30T12:00:00Z\".")
+    return _datetime_parse_value(node.value)
+
+
 def build_local_schema(sdl: str) -> GraphQLSchema:
     schema = build_schema(appsync_prelude(sdl) + sdl)
     aws_json = schema.type_map.get("AWSJSON")
     if aws_json is not None:
         aws_json.serialize = _json_serialize  # type: ignore[attr-defined]
-        aws_json.parse_value = _json_parse_value  # type: ignore[attr-defined]
+        aws_json.parse_value = aws_json.coerce_input_value = _json_parse_value  # type: ignore[attr-defined]
+    aws_datetime = schema.type_map.get("AWSDateTime")
+    if aws_datetime is not None:
+        # graphql-core 3.3 reads coerce_input_value (parse_value is its older name)
+        aws_datetime.parse_value = aws_datetime.coerce_input_value = _datetime_parse_value  # type: ignore[attr-defined]
+        aws_datetime.parse_literal = _datetime_parse_literal  # type: ignore[attr-defined]
     return schema
+
+
+# AppSync's defaults when template.yaml sets no QueryDepthLimit / ResolverCountLimit on the GraphQLApi.
+DEFAULT_DEPTH_LIMIT, DEFAULT_RESOLVER_LIMIT = 75, 10_000
+MAX_TOKENS = 10_000  # parsing stops there: the full introspection query is 183 tokens, 50 root fields with
+# their selections far less than this; parsing is the first cost of a request
+
+
+def limits_from_template(template: dict[str, Any]) -> tuple[int, int]:
+    """(QueryDepthLimit, ResolverCountLimit) of the template's AWS::AppSync::GraphQLApi: the local API keeps them."""
+    for resource in (template.get("Resources") or {}).values():
+        if resource.get("Type") == "AWS::AppSync::GraphQLApi":
+            props = resource.get("Properties") or {}
+            return (int(props.get("QueryDepthLimit", DEFAULT_DEPTH_LIMIT)),
+                    int(props.get("ResolverCountLimit", DEFAULT_RESOLVER_LIMIT)))
+    return DEFAULT_DEPTH_LIMIT, DEFAULT_RESOLVER_LIMIT
+
+
+def measure(document: DocumentNode, operation: OperationDefinitionNode) -> tuple[int, int]:
+    """(depth, resolvers) of one operation, fragments expanded: depth counts nested fields (a root field is 1);
+    resolvers counts the root fields other than introspection, each of which runs one resolver here."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    deepest, resolvers = 0, 0
+    # (selection set, its depth, fragments being expanded on this path: a cycle is left to validation to report)
+    stack: list[tuple[SelectionSetNode, int, frozenset[str]]] = [(operation.selection_set, 1, frozenset())]
+    while stack:
+        selection_set, level, expanding = stack.pop()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                deepest = max(deepest, level)
+                if level == 1 and not selection.name.value.startswith("__"):
+                    resolvers += 1
+                if selection.selection_set is not None:
+                    stack.append((selection.selection_set, level + 1, expanding))
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append((selection.selection_set, level, expanding))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in expanding:
+                    stack.append((fragments[name].selection_set, level, expanding | {name}))
+    return deepest, resolvers
+
+
+def subscription_mutations(schema: GraphQLSchema) -> set[str]:
+    """Mutations that only feed subscriptions (named by an @aws_subscribe): in AWS only the EventBridge rule's IAM
+    role may call them (template.yaml grants appsync:GraphQL on them to that role alone)."""
+    names: set[str] = set()
+    subscription = schema.subscription_type
+    for field in (subscription.fields.values() if subscription else ()):
+        for directive in (field.ast_node.directives if field.ast_node else ()):
+            if directive.name.value == "aws_subscribe":
+                for argument in directive.arguments:
+                    names.update(v.value for v in getattr(argument.value, "values", ()))
+    return names
 
 
 def _default_resolve(field_name: str, arguments: dict[str, Any]) -> Any:
@@ -76,10 +157,13 @@ def _default_resolve(field_name: str, arguments: dict[str, Any]) -> Any:
 
 class LocalGraphQL:
     def __init__(self, schema_path: str | Path,
-                 resolve: Callable[[str, dict[str, Any]], Any] = _default_resolve) -> None:
+                 resolve: Callable[[str, dict[str, Any]], Any] = _default_resolve,
+                 depth_limit: int = DEFAULT_DEPTH_LIMIT, resolver_limit: int = DEFAULT_RESOLVER_LIMIT) -> None:
         self.schema_path = Path(schema_path)
         self.resolve = resolve
+        self.depth_limit, self.resolver_limit = depth_limit, resolver_limit
         self.schema = build_local_schema(self.schema_path.read_text(encoding="utf-8"))
+        self.rule_only_mutations = subscription_mutations(self.schema)
         query = self.schema.query_type
         if query is not None:
             for name, field in query.fields.items():
@@ -96,16 +180,53 @@ class LocalGraphQL:
 
         return resolver
 
-    def execute(self, query: str, variables: dict[str, Any] | None = None,
-                operation_name: str | None = None) -> dict[str, Any]:
-        """What graphql_sync does (parse, validate, execute), keeping the document for the mutation's subscribers."""
+    def prepare(self, query: Any, operation_name: str | None = None, transport: str = "http"
+                ) -> tuple[DocumentNode, OperationDefinitionNode]:
+        """Parse, bound and validate a client's document, as AppSync does before any resolver runs; raise
+        DocumentErrors. ``transport`` is "http" (POST /graphql), "websocket" or "rule" (an EventBridge target)."""
+        if not isinstance(query, str):
+            raise DocumentErrors([GraphQLError("'query' must be a string")])
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
-            return {"data": None, "errors": [self._format_error(error)]}
+            raise DocumentErrors([error]) from None
+        except RecursionError:
+            raise DocumentErrors([GraphQLError(f"Query depth exceeds the limit of {self.depth_limit}.")]) from None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+        if len(chosen) != 1:
+            raise DocumentErrors([GraphQLError("Name exactly one operation (operationName)." if operations
+                                               else "The document has no operation.")])
+        operation = chosen[0]
+        depth, resolvers = measure(document, operation)  # before validation, whose cost grows with the document
+        if depth > self.depth_limit:
+            raise DocumentErrors([GraphQLError(f"Query depth {depth} exceeds the limit of {self.depth_limit} "
+                                               "(QueryDepthLimit in template.yaml).")])
+        if resolvers > self.resolver_limit:
+            raise DocumentErrors([GraphQLError(f"The request would run {resolvers} resolvers; the limit is "
+                                               f"{self.resolver_limit} (ResolverCountLimit in template.yaml).")])
         errors = validate(self.schema, document)
         if errors:
-            return {"data": None, "errors": [self._format_error(e) for e in errors]}
+            raise DocumentErrors(list(errors))
+        if operation.operation == OperationType.SUBSCRIPTION and transport == "http":
+            raise DocumentErrors([GraphQLError("Subscriptions are served over WebSocket (graphql-transport-ws) on "
+                                               "/graphql, not over POST.")])
+        if operation.operation == OperationType.MUTATION and transport != "rule":
+            for selection in operation.selection_set.selections:
+                name = getattr(getattr(selection, "name", None), "value", None)
+                if name in self.rule_only_mutations:
+                    error = GraphQLError(f"Not Authorized to access {name} on type Mutation")
+                    error.extensions = {"errorType": "Unauthorized"}
+                    raise DocumentErrors([error])
+        return document, operation
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None,
+                operation_name: str | None = None, transport: str = "http") -> dict[str, Any]:
+        """prepare() then execute; a mutation's result goes to its subscribers."""
+        try:
+            document, _ = self.prepare(query, operation_name, transport)
+        except DocumentErrors as problem:
+            return {"data": None, "errors": [self._format_error(e) for e in problem.errors]}
         return self.execute_document(document, variables, operation_name)
 
     def execute_document(self, document: DocumentNode, variables: dict[str, Any] | None = None,
@@ -130,18 +251,28 @@ class LocalGraphQL:
 
     def run_rule_target(self, operation: str, variables: Any) -> None:
         """An EventBridge rule's AppSync target (AppSyncParameters.GraphQLOperation) run locally."""
-        out = self.execute(operation, variables if isinstance(variables, dict) else {})
+        out = self.execute(operation, variables if isinstance(variables, dict) else {}, transport="rule")
         if out.get("errors"):
             log.warning("EventBridge -> GraphQL operation failed: %s", out["errors"])
 
     @staticmethod
     def _format_error(error: GraphQLError) -> dict[str, Any]:
-        formatted = error.formatted
+        """A client mistake keeps its message; any other exception is logged with an id and reaches the client as
+        "internal error" and that id, never its text or type (SPEC section 5)."""
         original = error.original_error
-        # AppSync names the error type; a ChronicleError's code is its documented type.
-        code = getattr(original, "code", None)
-        if original is not None:
-            formatted["errorType"] = code if isinstance(code, str) else type(original).__name__
-            if code and hasattr(original, "message"):
-                formatted["message"] = original.message
+        while isinstance(original, GraphQLError) and original.original_error is not None:
+            original = original.original_error
+        if original is not None and not isinstance(original, (ChronicleError, GraphQLError)):
+            error_id = str(uuid.uuid4())
+            log.error("GraphQL execution failed (error id %s)", error_id, exc_info=original)
+            formatted = GraphQLError(f"internal error (id {error_id})", error.nodes, path=error.path).formatted
+            formatted["errorType"] = "InternalError"
+            return formatted
+        formatted = error.formatted
+        extensions = formatted.pop("extensions", None) or {}
+        if "errorType" in extensions:
+            formatted["errorType"] = extensions["errorType"]
+        if isinstance(original, ChronicleError):  # AppSync names the error type: a ChronicleError's code is its type
+            formatted["errorType"] = original.code
+            formatted["message"] = original.message
         return formatted

@@ -14,13 +14,17 @@ One runtime per process: the seam patches moto's classes and the environment is 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
 from . import moto_atomic, seam
 from .emulator import REGION, Emulator
@@ -46,6 +50,30 @@ def _clear_process_caches() -> None:
     for value in vars(module).values() if module else ():
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()
+
+
+class PortInUse(OSError):
+    """A port the runtime needs is taken; the message names it and the option that changes it."""
+
+
+@contextlib.contextmanager
+def _naming_the_port(host: str, port: int | None, option: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(errno.EADDRINUSE, f"{host}:{port} is already in use (another `chronicle local`?): stop "
+                                          f"it, or choose another port with {option} N") from None
+
+
+def _check_free(host: str, port: int | None, option: str) -> None:
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as both servers bind
+        with _naming_the_port(host, port, option):
+            probe.bind((host, port))
 
 
 class LocalRuntime:
@@ -99,6 +127,9 @@ class LocalRuntime:
         t0 = time.monotonic()
         if not self.template_path.is_file():
             raise FileNotFoundError(f"{self.template_path} not found (run from the project directory)")
+        # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
+        _check_free(self.host, self.port, "--port")
+        _check_free(self.host, self.aws_port, "--aws-port")
         self._saved_env = dict(os.environ)
         self.emulator = Emulator(self.host, self.aws_port).start()
         try:
@@ -126,13 +157,16 @@ class LocalRuntime:
                 self.loaded = self.persister.load()
                 self.persister.start()
 
-            from .graphql_local import LocalGraphQL
+            from .graphql_local import LocalGraphQL, limits_from_template
             from .server import CommandRunner, LocalServer
+            from .stack import load_template
 
             graphql = None
             if self.schema_path.is_file():
                 kwargs = {"resolve": self.graphql_resolve} if self.graphql_resolve else {}
-                graphql = LocalGraphQL(self.schema_path, **kwargs)
+                depth_limit, resolver_limit = limits_from_template(load_template(self.template_path))
+                graphql = LocalGraphQL(self.schema_path, depth_limit=depth_limit, resolver_limit=resolver_limit,
+                                       **kwargs)
             if graphql is not None:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
@@ -143,7 +177,8 @@ class LocalRuntime:
 
                 self.poller = QueuePoller(session.client("sqs"), self.stack.queue_consumers)
                 self.poller.start()
-            self.server = LocalServer(self.host, self.port, runner, graphql, self.health)
+            with _naming_the_port(self.host, self.port, "--port"):
+                self.server = LocalServer(self.host, self.port, runner, graphql, self.health)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
@@ -219,6 +254,16 @@ class LocalRuntime:
         while not self._stopped.wait(0.5):
             pass
 
+    def aws_examples(self) -> list[str]:
+        """Commands that work as printed, even where no AWS configuration exists (tests run them so)."""
+        tables = self.stack.tables if self.stack else {}
+        return [
+            f"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {self.aws_endpoint} "
+            f"--region {REGION} dynamodb list-tables",
+            f"  chronicle projections rebuild --endpoint-url {self.aws_endpoint} "
+            f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
+        ]
+
     def banner(self) -> str:
         lines = [
             "Chronicle local runtime",
@@ -226,7 +271,7 @@ class LocalRuntime:
             f"  GraphQL      {self.graphql_url}",
             f"  Subscribe    {self.graphql_url.replace('http://', 'ws://')}   (graphql-transport-ws)",
             f"  Health       {self.url}/health",
-            f"  AWS endpoint {self.aws_endpoint}   (aws --endpoint-url {self.aws_endpoint} dynamodb list-tables)",
+            f"  AWS endpoint {self.aws_endpoint}   (any region and key: no AWS account or configuration needed)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  State        {'ephemeral (nothing kept)' if self.ephemeral else self.state_dir}"
             + (f"  (loaded {sum(self.loaded.values())} items/objects)" if self.loaded else ""),
@@ -235,6 +280,7 @@ class LocalRuntime:
             "Try:",
             f"  curl -s -X POST {self.url}/commands/CreateProject -H 'content-type: application/json' "
             "-H 'X-Actor-Id: alice' -d '{\"data\":{\"name\":\"Demo\",\"ownerId\":\"alice\"}}'",
+            *self.aws_examples(),
             "",
             "Ready.",
         ]

@@ -1,7 +1,7 @@
 """The local HTTP API: the command API (SPEC section 4), ``/graphql`` (section 5) and ``/health``.
 
 ``POST /commands/{CommandType}`` does what API Gateway's StartSyncExecution integration does in AWS: build the
-state machine input of docs/architecture.md, run ``<stack>-<CommandType>`` and map the result — moto has no
+state machine input of docs/architecture.md, run ``<stack>-command-<CommandType>`` and map the result — moto has no
 StartSyncExecution, so the execution is started and polled until it leaves RUNNING. A FAILED execution's
 ``error`` is the SPEC error code (the Fail state's ``Error``) and its ``cause`` the Lambda error payload, from
 which :func:`chronicle.errors.body_from_cause` takes the client body.
@@ -28,13 +28,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from collections.abc import Callable
 
+from chronicle import strictjson
+from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
 log = logging.getLogger("chronicle.local.server")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _COMMAND_PATH = re.compile(r"^/commands/([^/?#]+)/?$")
-_COMMAND_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,79}$")
+_COMMAND_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")  # the same pattern as api/openapi.yaml
+
+
+def command_state_machine_name(stack_name: str, command_type: str) -> str:
+    """The name template.yaml gives a command's state machine; api/openapi.yaml builds the same ARN."""
+    return f"{stack_name}-command-{command_type}"
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
@@ -53,7 +60,7 @@ class CommandRunner:
         self.after_success = after_success
 
     def state_machine_arn(self, command_type: str) -> str | None:
-        return self.state_machines.get(f"{self.stack_name}-{command_type}")
+        return self.state_machines.get(command_state_machine_name(self.stack_name, command_type))
 
     def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any]]:
         arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.match(command_type) else None
@@ -61,8 +68,13 @@ class CommandRunner:
             return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
         request_id = str(uuid.uuid4())
         payload = {"commandType": command_type, "body": body, "actorId": actor_id, "requestId": request_id}
+        execution_input = json.dumps(payload)
+        size = execution_input_size(payload)  # what Step Functions would get from API Gateway's template in AWS
+        if size > MAX_EXECUTION_INPUT_BYTES:  # Step Functions would refuse to start it (InvalidExecutionInput)
+            return 413, too_large("command (JSON-escaped, as Step Functions carries it)", size,
+                                  MAX_EXECUTION_INPUT_BYTES).body()
         execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
-                                             input=json.dumps(payload))["executionArn"]
+                                             input=execution_input)["executionArn"]
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
@@ -106,42 +118,95 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _refuse(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+        """Answer and close: the rest of the request (a body we will not read) cannot be parsed any more."""
+        self.close_connection = True
+        self._send_json(status, error_body(code, message, details), {"connection": "close"})
+
     def _read_body(self) -> bytes | None:
-        """The request body, or None (after answering 413) when it is over the limit."""
+        """The request body, or None after answering 400/413 (bad framing, over the limit)."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():  # it wins over Content-Length
+            return self._read_chunked()
+        declared = self.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                self._refuse(400, "ValidationError", f"Content-Length {declared[:40]!r} is not a byte count.")
+                return None
+            length = int(declared)
+            if length > MAX_BODY:  # refused at the header: the body is never waited for
+                self._refuse(413, "PayloadTooLarge", f"The request body is {length} bytes, over the limit of "
+                                                     f"{MAX_BODY} bytes.", [{"bytes": length, "limit": MAX_BODY}])
+                self._discard_unread()
+                return None
+            return self.rfile.read(length) if length else b""
+        return b""
+
+    def _read_chunked(self) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                n = int(line.split(b";")[0].strip(), 16)
+                if n < 0:
+                    raise ValueError(n)
+            except ValueError:
+                self._refuse(400, "ValidationError", "Bad chunked encoding: a chunk size is not a hex number.")
+                return None
+            if n == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                return b"".join(chunks)
+            size += n
+            if size > MAX_BODY:
+                self._refuse(413, "PayloadTooLarge", f"The request body is over the limit of {MAX_BODY} bytes.",
+                             [{"bytes": size, "limit": MAX_BODY}])
+                self._discard_unread()
+                return None
+            chunk = self.rfile.read(n)
+            if len(chunk) != n or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                self._refuse(400, "ValidationError", "Bad chunked encoding: a chunk is shorter than its size.")
+                return None
+            chunks.append(chunk)
+
+    def _discard_unread(self, seconds: float = 1.0) -> None:
+        """After refusing a body: read briefly what the client still sends, so that closing the socket does not
+        reset the connection before the client reads the answer (the body itself is never waited for)."""
         try:
-            length = int(self.headers.get("content-length") or 0)
+            self.wfile.flush()
+            self.connection.settimeout(0.2)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` (curl sends it for big bodies): refuse an oversized body before it is sent."""
+        declared = self.headers.get("content-length") or ""
+        if declared.strip().isdigit() and int(declared) > MAX_BODY:
+            self._refuse(413, "PayloadTooLarge", f"The request body is {declared.strip()} bytes, over the limit of "
+                                                 f"{MAX_BODY} bytes.", [{"bytes": int(declared), "limit": MAX_BODY}])
+            return False
+        return super().handle_expect_100()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, URI or header too long, unknown method): the SPEC's JSON
+        error shape instead of its HTML page."""
+        if code == 501:  # a method without a do_X: the route's 405 (with Allow), as for PUT or DELETE
+            self._safe(self._other)
+            return
+        codes = {413: "PayloadTooLarge", 414: "UriTooLong", 431: "HeadersTooLarge"}
+        try:
+            phrase = HTTPStatus(code).phrase
         except ValueError:
-            length = 0
-        if length > MAX_BODY:
-            self.close_connection = True
-            # Drain (bounded) what the client is sending, so it reads our answer instead of a reset.
-            left = min(length, 8 * MAX_BODY)
-            while left > 0:
-                chunk = self.rfile.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            self._send_json(413, error_body("PayloadTooLarge", f"The request body is over {MAX_BODY} bytes.",
-                                            [{"limit": MAX_BODY, "size": length}]), {"connection": "close"})
-            return None
-        if length <= 0 and "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            chunks, size = [], 0
-            while True:
-                line = self.rfile.readline()
-                n = int(line.split(b";")[0].strip() or b"0", 16)
-                if n == 0:
-                    self.rfile.readline()
-                    break
-                size += n
-                if size > MAX_BODY:
-                    self.close_connection = True
-                    self._send_json(413, error_body("PayloadTooLarge", f"The request body is over {MAX_BODY} bytes."),
-                                    {"connection": "close"})
-                    return None
-                chunks.append(self.rfile.read(n))
-                self.rfile.readline()
-            return b"".join(chunks)
-        return self.rfile.read(length) if length > 0 else b""
+            phrase = "Bad request"
+        self.close_connection = True
+        self.request_version = self.protocol_version  # a request line it could not read: answer with headers
+        try:
+            self._send_json(code, error_body(codes.get(code, "ValidationError"), message or phrase),
+                            {"connection": "close"})
+        except OSError:
+            pass
 
     def _safe(self, fn: Callable[[], None]) -> None:
         try:
@@ -174,6 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:  # noqa: N802
         self._safe(self._other)
 
+    def do_OPTIONS(self) -> None:  # noqa: N802 - no CORS preflight: the API is called by servers and the CLI
+        self._safe(self._other)
+
+    def do_TRACE(self) -> None:  # noqa: N802
+        self._safe(self._other)
+
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
@@ -194,9 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _other(self) -> None:
+        self.close_connection = True  # a body may follow that we do not read
         path = self._path()
-        if path == "/graphql" or _COMMAND_PATH.match(path):
-            self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
+        allowed = "POST" if path == "/graphql" or _COMMAND_PATH.match(path) else \
+            "GET, HEAD" if path in ("/health", "/health/") else None
+        if allowed:
+            self._send_json(405, error_body("MethodNotAllowed", f"{self.command} is not allowed on {path}: use "
+                                                                f"{allowed}."), {"allow": allowed})
         else:
             self._not_found()
 
@@ -207,8 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._path()
         match = _COMMAND_PATH.match(path)
         if not match and path != "/graphql":
-            self._read_body()
-            self._not_found()
+            if self._read_body() is not None:  # else it answered already (bad framing, too large)
+                self._not_found()
             return
         raw = self._read_body()
         if raw is None:
@@ -216,14 +291,20 @@ class _Handler(BaseHTTPRequestHandler):
         if match:
             command_type = match.group(1)
             actor = (self.headers.get("x-actor-id") or "").strip() or "anonymous"
-            status, body = self.server.runner.run(command_type, raw.decode("utf-8", errors="replace"), actor)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:  # the execution input is JSON text: it cannot carry these bytes
+                self._send_json(400, error_body("ValidationError", "The request body is not UTF-8.", [
+                    {"path": "$", "message": f"byte {error.start}: {error.reason}"}]))
+                return
+            status, body = self.server.runner.run(command_type, text, actor)
             self._send_json(status, body)
         else:
             self._graphql(raw)
 
     def _graphql(self, raw: bytes) -> None:
         try:
-            request = json.loads(raw)
+            request = strictjson.loads(raw)
             if not isinstance(request, dict) or not isinstance(request.get("query"), str):
                 raise ValueError("expected a JSON object with a string 'query'")
             variables = request.get("variables") or {}

@@ -4,6 +4,8 @@ Why not moto's CloudFormation: state machines it creates are not seen by the exe
 and ``EventBusName: !Ref SomeBus`` in a rule crashes it (see DESIGN.md). So this module reads the SAM template
 itself and understands the small part of CloudFormation the project uses:
 
+- ``Fn::ForEach`` (the ``AWS::LanguageExtensions`` transform) in Resources, Conditions and Outputs, expanded on load:
+  the loop's identifier is replaced in keys, in strings (``${Id}``, ``&{Id}``) and in ``Ref: Id``;
 - intrinsics: ``Ref`` (parameters with their Default, pseudo parameters ``AWS::StackName`` = ``chronicle``,
   ``AWS::Region``, ``AWS::AccountId``, ``AWS::Partition``, ``AWS::URLSuffix``, ``AWS::NoValue``; resources),
   ``Fn::GetAtt`` (``Arn``, ``Name``, ``StreamArn``, ``QueueUrl``, ``QueueName``), ``Fn::Sub`` (both forms),
@@ -77,11 +79,52 @@ for _fn in ("GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
+    """The template with every ``Fn::ForEach`` expanded, as CloudFormation sees it after AWS::LanguageExtensions."""
     with open(path, encoding="utf-8") as fh:
         doc = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     if not isinstance(doc, dict) or "Resources" not in doc:
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
+    for section in ("Conditions", "Resources", "Outputs"):
+        if isinstance(doc.get(section), dict):
+            doc[section] = expand_for_each(doc[section])
     return doc
+
+
+def expand_for_each(section: dict[str, Any]) -> dict[str, Any]:
+    """Expand ``Fn::ForEach::<Loop>: [Identifier, [values], {OutputKey: fragment}]`` entries (nested loops too).
+
+    Only literal collections: the template's loops list their values (a parameter would make the local stack
+    and the deployed one differ by what was passed at deploy time).
+    """
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith("Fn::ForEach::"):
+            out[key] = value
+            continue
+        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[1], list)
+                and isinstance(value[2], dict)):
+            raise TemplateError(f"{key}: expected [Identifier, [literal values], {{OutputKey: fragment}}]")
+        identifier, collection, fragment = value
+        for item in collection:
+            for name, resolved in expand_for_each(_bind(fragment, identifier, str(item))).items():
+                if name in out or name in section:
+                    raise TemplateError(f"{key}: {name} is generated twice")
+                out[name] = resolved
+    return out
+
+
+def _bind(value: Any, identifier: str, item: str) -> Any:
+    """``value`` with the loop identifier replaced by one item of the collection."""
+    if isinstance(value, str):
+        alnum = re.sub(r"[^A-Za-z0-9]", "", item)
+        return value.replace("${" + identifier + "}", item).replace("&{" + identifier + "}", alnum)
+    if isinstance(value, list):
+        return [_bind(v, identifier, item) for v in value]
+    if isinstance(value, dict):
+        if value == {"Ref": identifier}:
+            return item
+        return {_bind(k, identifier, item): _bind(v, identifier, item) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------------

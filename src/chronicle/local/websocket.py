@@ -22,7 +22,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription, prepare
+from chronicle import strictjson
+
+from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ class _Connection:
     # -- graphql-transport-ws ------------------------------------------------------------------------------
     def on_message(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = strictjson.loads(text)  # strict and at most 64 levels deep, like POST /graphql
             kind = message["type"]
         except (ValueError, KeyError, TypeError):
             self.close(4400, "Invalid message")
@@ -211,8 +213,8 @@ class _Connection:
         try:
             if not isinstance(variables, dict):
                 raise DocumentErrors([])
-            document, operation = prepare(self.server.graphql.schema, payload.get("query"),
-                                          payload.get("operationName"))
+            document, operation = self.server.graphql.prepare(payload.get("query"), payload.get("operationName"),
+                                                              transport="websocket")
         except DocumentErrors as problem:
             errors = [e.formatted for e in problem.errors] or [{"message": "'variables' must be an object"}]
             self.send({"type": "error", "id": sub_id, "payload": errors})

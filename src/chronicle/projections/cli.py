@@ -29,7 +29,8 @@ def add_projections_parser(subparsers: Any) -> None:
     rebuild.add_argument("--catalog-table", default=os.environ.get("ARCHIVE_CATALOG_TABLE"),
                          help="the archive catalog table (default $ARCHIVE_CATALOG_TABLE)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
-    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+    rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration; with "
+                                                        "--endpoint-url and none configured, us-east-1)")
     rebuild.add_argument("--id", dest="ids", action="append", help="only this project (repeatable)")
     rebuild.set_defaults(func=run_rebuild)
 
@@ -43,17 +44,22 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chronicle.eventstore import EventStore
-    from chronicle.projections.rebuild import rebuild
-
     from chronicle.eventstore.archive import ArchiveReader
     from chronicle.eventstore.store import StreamIncomplete
+    from chronicle.projections.rebuild import rebuild
 
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint_url, region_name=args.region)
-    archive = None
-    if args.archive_bucket and args.catalog_table:
-        s3 = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
-        archive = ArchiveReader(args.archive_bucket, args.catalog_table, s3, client)
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:  # an emulator (chronicle local) takes any region and any key: need no AWS configuration
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
     try:
+        client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
+        archive = None
+        if args.archive_bucket and args.catalog_table:
+            s3 = session.client("s3", endpoint_url=args.endpoint_url, **local)
+            archive = ArchiveReader(args.archive_bucket, args.catalog_table, s3, client)
         report = rebuild(EventStore(args.event_table, client=client, archive=archive), args.read_model_table,
                          args.ids)
     except (BotoCoreError, ClientError) as error:

@@ -11,7 +11,7 @@ Problems (any one fails the check):
 - event versions are not 1..N without gaps, a version has no sample, or a sample does not validate;
 - a version N>1 has no upcaster from N-1, an upcaster is a stub, fails, modifies its input, or turns a vN-1
   sample into data that vN refuses; an upcaster is registered for a step that does not exist;
-- a command (statemachine/*.asl.json, the aggregates' commands) or an event type (the aggregates' event_types,
+- a command (a state machine in template.yaml, the aggregates' commands) or an event type (the aggregates' event_types,
   and the `("EventType", data)` tuples the deciders return) has no schema.
 
 Notes (informational): whether each version N>1 is backward compatible, i.e. every vN-1 sample is valid against
@@ -52,13 +52,14 @@ class CheckReport:
 
     def text(self) -> str:
         lines = [f"  - {n}" for n in self.notes]
-        lines = (["Versions:"] + lines) if lines else []
+        lines = (["Event versions (how each reads the one before):"] + lines) if lines else []
         if self.problems:
-            lines.append(f"{len(self.problems)} problem(s):")
+            lines.append(f"{len(self.problems)} problem(s) that fail the check:")
             lines += [f"  x {p}" for p in self.problems]
             lines.append("schemas check FAILED (see docs/event-versioning.md)")
         else:
-            lines.append("schemas check passed")
+            lines.append("schemas check passed: every schema is released and unchanged, every sample valid, "
+                         "every upcaster works")
         return "\n".join(lines)
 
 
@@ -242,11 +243,21 @@ def _check_step(root: Path, event_type: str, n: int, validator: Draft202012Valid
         report.notes.append(f"{event_type} v{n}: compatibility unknown (no v{n - 1} samples)")
     elif breaking:
         sample, error = breaking[0]
-        report.notes.append(f"{event_type} v{n}: NOT backward compatible, needs its upcaster "
-                            f"(v{n - 1} sample {sample.name} against v{n}: {error})")
+        problems_before = len(report.problems)
+        _check_upcaster(root, event_type, n, validator, upcasters, report, old_samples)
+        verdict = f"fine: its upcaster turns every v{n - 1} sample into valid v{n}" \
+            if len(report.problems) == problems_before else "WOULD FAIL: see the problems below"
+        report.notes.append(f"{event_type} v{n}: changes the shape (v{n - 1} data is not valid v{n}: sample "
+                            f"{sample.name}: {error}), so readers need the upcaster v{n - 1} -> v{n}; {verdict}")
+        return
     else:
         report.notes.append(f"{event_type} v{n}: backward compatible (every v{n - 1} sample is valid v{n} "
                             "unchanged)")
+    _check_upcaster(root, event_type, n, validator, upcasters, report, old_samples)
+
+
+def _check_upcaster(root: Path, event_type: str, n: int, validator: Draft202012Validator, upcasters: Upcasters,
+                    report: CheckReport, old_samples: list[tuple[Path, Any]]) -> None:
     upcaster = upcasters.get((event_type, n - 1))
     label = f"upcaster {event_type} v{n - 1} -> v{n}"
     if upcaster is None:
@@ -270,18 +281,12 @@ def _check_step(root: Path, event_type: str, n: int, validator: Draft202012Valid
             report.problems.append(f"{label}: its output for {_rel(root, sample)} is not valid v{n}: {error}")
 
 
-# statemachine/ workflows that are not commands (no schema, no API route)
-NOT_COMMANDS = frozenset({"ArchiveEvents"})
-
-
 def _check_coverage(root: Path, repo: Path, versions: dict[str, list[int]], aggregates: dict | None,
                     report: CheckReport) -> None:
     if aggregates is None:
         from chronicle.domain import AGGREGATES as aggregates
     commands = {p.stem for p in (root / "commands").glob("*.json")}
-    used_commands = {p.name.removesuffix(".asl.json"): f"statemachine/{p.name}"
-                     for p in (repo / "statemachine").glob("*.asl.json")
-                     if p.name.removesuffix(".asl.json") not in NOT_COMMANDS}
+    used_commands = {c: "a state machine in template.yaml" for c in _state_machine_commands(repo / "template.yaml")}
     for aggregate in aggregates.values():
         used_commands.update({c: f"aggregate {aggregate.type}" for c in aggregate.commands if c not in used_commands})
     for command, where in sorted(used_commands.items()):
@@ -293,6 +298,19 @@ def _check_coverage(root: Path, repo: Path, versions: dict[str, list[int]], aggr
         if event_type not in versions:
             report.problems.append(f"event {event_type} ({where}) has no schema: add schemas/events/{event_type}/v1.json "
                                    "and a sample under samples/v1/")
+
+
+def _state_machine_commands(template: Path) -> set[str]:
+    """The commands template.yaml deploys a state machine for (named <stack>-command-<CommandType>)."""
+    if not template.is_file():
+        return set()
+    from chronicle.local.stack import load_template  # expands Fn::ForEach; needs PyYAML (a local extra)
+
+    prefix = "${AWS::StackName}-command-"
+    names = [((r.get("Properties") or {}).get("Name") or {}) for r in load_template(template)["Resources"].values()
+             if r.get("Type") == "AWS::Serverless::StateMachine"]
+    subs = [n.get("Fn::Sub") for n in names if isinstance(n, dict)]
+    return {s.removeprefix(prefix) for s in subs if isinstance(s, str) and s.startswith(prefix)}
 
 
 def emitted_event_types(domain: Path) -> dict[str, str]:
