@@ -302,3 +302,19 @@ def test_an_archived_object_that_is_gone_is_named(p500):
     chronicle_aws.archive_reader()._cache.clear()
     report = verify_stream(chronicle_aws.event_store(), "p-500")
     assert not report.ok and report.failure["eventSequence"] == 151 and report.failure["object"] == entry["key"]
+
+
+def test_an_object_put_again_with_the_same_content_still_reads(p200):
+    """The local runtime's saved state restores objects with new version ids: the catalog's digest, not the
+    version id, is what pins an archived range."""
+    history = queries.history("p-200")
+    run_to_completion("p-200")
+    [entry] = chronicle_aws.archive_reader().ranges("p-200")
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket=BUCKET, Key=entry["key"])["Body"].read()
+    s3.delete_object(Bucket=BUCKET, Key=entry["key"], VersionId=entry["versionId"])
+    s3.put_object(Bucket=BUCKET, Key=entry["key"], Body=body)
+    chronicle_aws.archive_reader()._cache.clear()
+    assert queries.history("p-200") == history
+    assert verify_stream(chronicle_aws.event_store(), "p-200").ok
+

@@ -126,8 +126,7 @@ class ArchiveReader:
         if cache_key in self._cache:
             self._cache.move_to_end(cache_key)
             return self._cache[cache_key]
-        extra = {"VersionId": entry["versionId"]} if entry.get("versionId") else {}
-        body = self.s3.get_object(Bucket=self.bucket, Key=entry["key"], **extra)["Body"].read()
+        body = self._get(entry)
         manifest, items, intact = decode(body)
         intact = intact and manifest["contentSha256"] == entry["contentSha256"] \
             and (manifest["firstSequence"], manifest["lastSequence"]) == (entry["firstSequence"], entry["lastSequence"])
@@ -135,6 +134,21 @@ class ArchiveReader:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return manifest, items, intact
+
+    def _get(self, entry: dict[str, Any]) -> bytes:
+        """The version the catalog names; if that version is gone but the key holds the same content (a copy
+        restored elsewhere: the local runtime's saved state re-puts objects, which gives them new version ids),
+        the current one. The catalog's contentSha256 pins the content either way (checked by the caller)."""
+        if entry.get("versionId"):
+            try:
+                return self.s3.get_object(Bucket=self.bucket, Key=entry["key"],
+                                          VersionId=entry["versionId"])["Body"].read()
+            except ClientError as error:
+                if _client_code(error) not in ("NoSuchVersion", "InvalidArgument"):
+                    raise
+                log.warning("archived object version gone, reading the current one",
+                            extra={"key": entry["key"], "versionId": entry["versionId"]})
+        return self.s3.get_object(Bucket=self.bucket, Key=entry["key"])["Body"].read()
 
     def read(self, aggregate_id: str, first: int, last: int) -> Iterator[Item]:
         """The archived items of first..last, in order. A damaged object is an error, never silently served."""
