@@ -4,9 +4,13 @@ the GraphQL answers are the same before and after."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import boto3
 import pytest
-from local_helpers import graphql, http
+from local_helpers import ROOT, graphql, http
 
 from chronicle.cli import main
 
@@ -52,29 +56,32 @@ def test_archive_run_then_verify_over_the_local_runtime(runtime, capsys):
     assert f"FAIL  {project_id}: event 53" in capsys.readouterr().out
 
 
-def test_archived_events_survive_a_restart_of_the_local_runtime(tmp_path, capsys):
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """`chronicle ...` in a subprocess: the in-process session runtime's moto must not answer for another one."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.run([sys.executable, "-m", "chronicle.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_archived_events_survive_a_restart_of_the_local_runtime(cli_runtime, tmp_path, monkeypatch):
     """The saved state restores the catalog and the objects (with new S3 version ids): reads still complete."""
-    from local_helpers import ROOT
+    # 51 commands log more than a pipe holds, and CliRuntime stops reading its output after the banner
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    first = cli_runtime(tmp_path / "state")
+    status, body = http("POST", f"{first.url}/commands/CreateProject", {"data": {"name": "Kept", "ownerId": "o"}})
+    project_id = body["aggregateId"]
+    for i in range(50):
+        status, body = http("POST", f"{first.url}/commands/ChangeProjectConfiguration",
+                            {"aggregateId": project_id, "data": {"set": {"k": i}}})
+        assert status == 200, body
+    before = graphql(first.url, HISTORY, id=project_id)["history"]
+    done = _cli("archive", "run", "--older-than", "0", "--endpoint-url", f"http://127.0.0.1:{first.aws_port}")
+    assert done.returncode == 0 and "archived 50 events" in done.stdout, done.stdout + done.stderr
+    first.stop()
 
-    from chronicle.local.runtime import LocalRuntime
-
-    first = LocalRuntime(root=ROOT, port=0, state_dir=tmp_path).start()
-    try:
-        status, body = http("POST", f"{first.url}/commands/CreateProject", {"data": {"name": "Kept", "ownerId": "o"}})
-        project_id = body["aggregateId"]
-        for i in range(50):
-            status, body = http("POST", f"{first.url}/commands/ChangeProjectConfiguration",
-                                {"aggregateId": project_id, "data": {"set": {"k": i}}})
-            assert status == 200, body
-        before = graphql(first.url, HISTORY, id=project_id)["history"]
-        assert main(["archive", "run", "--older-than", "0", "--endpoint-url", first.aws_endpoint]) == 0
-        assert "archived 50 events" in capsys.readouterr().out
-    finally:
-        first.stop()
-    second = LocalRuntime(root=ROOT, port=0, state_dir=tmp_path).start()
-    try:
-        assert graphql(second.url, HISTORY, id=project_id)["history"] == before
-        assert main(["verify", project_id, "--endpoint-url", second.aws_endpoint]) == 0
-        assert "(50 archive, 1 table)" in capsys.readouterr().out
-    finally:
-        second.stop()
+    second = cli_runtime(tmp_path / "state")
+    assert graphql(second.url, HISTORY, id=project_id)["history"] == before
+    done = _cli("verify", project_id, "--endpoint-url", f"http://127.0.0.1:{second.aws_port}")
+    assert done.returncode == 0 and "(50 archive, 1 table)" in done.stdout, done.stdout + done.stderr
+    second.stop()

@@ -85,8 +85,7 @@ def _rebuilt(project_id: str) -> dict:
 
 
 def table_sequences(project_id: str) -> list[int]:
-    return [e["eventSequence"] for e in chronicle_aws.event_store()._query(project_id, 1, 2**62)
-            for e in [{"eventSequence": int(e["eventSequence"]["N"])}]]
+    return [int(i["eventSequence"]["N"]) for i in chronicle_aws.event_store().table_items(project_id, 1, 2**62)]
 
 
 def catalog(project_id: str) -> list[tuple[int, int]]:

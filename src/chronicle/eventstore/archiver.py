@@ -53,7 +53,7 @@ class Archiver:
                                    "more": False}
         last_entry = self.reader.archived_through(aggregate_id)
         if last_entry:  # an earlier run may have stopped between its catalog entry and its last delete
-            left = list(self.store._query(aggregate_id, last_entry["firstSequence"], last_entry["lastSequence"]))
+            left = list(self.store.table_items(aggregate_id, last_entry["firstSequence"], last_entry["lastSequence"]))
             if left:
                 _, archived_items, intact = self.reader.fetch(last_entry)
                 if not intact:
@@ -106,7 +106,7 @@ class Archiver:
 
     def _eligible(self, aggregate_id: str, first: int, upper: int, cutoff: str) -> list[dict]:
         items = []
-        for item in self.store._query(aggregate_id, first, min(upper, first + self.max_events - 1)):
+        for item in self.store.table_items(aggregate_id, first, min(upper, first + self.max_events - 1)):
             if item["timestamp"]["S"] > cutoff:
                 break  # timestamps never decrease within a stream
             if int(item["eventSequence"]["N"]) != first + len(items):
@@ -126,7 +126,7 @@ class Archiver:
 
     def _matches_table(self, aggregate_id: str, items: list[dict]) -> bool:
         first, last = int(items[0]["eventSequence"]["N"]), int(items[-1]["eventSequence"]["N"])
-        return list(self.store._query(aggregate_id, first, last)) == items
+        return list(self.store.table_items(aggregate_id, first, last)) == items
 
     def _put_verified(self, aggregate_id: str, aggregate_type: str, items: list[dict],
                       chain_from: str) -> tuple[str, str | None, dict]:

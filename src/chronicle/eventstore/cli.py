@@ -32,12 +32,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _session(args: argparse.Namespace):
+    """A client factory; with --endpoint-url (an emulator, which takes any region and key) no AWS configuration is
+    needed, as for `chronicle projections rebuild`."""
     import boto3
 
-    region = args.region or (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
-    if args.endpoint_url and not region:
-        region = "us-east-1"  # the local emulator's region
-    return lambda service: boto3.client(service, endpoint_url=args.endpoint_url, region_name=region)
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
+    return lambda service: session.client(service, endpoint_url=args.endpoint_url, **local)
 
 
 # ---- chronicle verify -------------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ class EventStore:
         if to_sequence_ < from_sequence:
             return
         expected = from_sequence
-        for item in self._query(aggregate_id, from_sequence, to_sequence_):
+        for item in self.table_items(aggregate_id, from_sequence, to_sequence_):
             sequence = int(item["eventSequence"]["N"])
             if sequence > expected:
                 yield from self._from_archive(aggregate_id, expected, sequence - 1, sources, required=True)
@@ -221,7 +221,8 @@ class EventStore:
         if required and found != last - first + 1:
             raise StreamIncomplete(aggregate_id, first, last)
 
-    def _query(self, aggregate_id: str, first: int, last: int) -> Iterator[dict[str, Any]]:
+    def table_items(self, aggregate_id: str, first: int, last: int) -> Iterator[dict[str, Any]]:
+        """The items of first..last that are in the table (no read-through), as stored."""
         request = {
             "TableName": self.event_table,
             "KeyConditionExpression": "aggregateId = :id AND eventSequence BETWEEN :lo AND :hi",

@@ -47,7 +47,7 @@ def verify_stream(store: EventStore, aggregate_id: str) -> ChainReport:
         through = max(through, entry["lastSequence"])
 
     table: list[Item] = []
-    for item in store._query(aggregate_id, 1, 2**62):
+    for item in store.table_items(aggregate_id, 1, 2**62):
         sequence = int(item["eventSequence"]["N"])
         if sequence <= through:  # left behind by an interrupted delete: must equal its archived copy
             if archived.get(sequence) != item:
