@@ -6,6 +6,9 @@
 Measures
 - startup of `chronicle local` (in-process LocalRuntime, ephemeral): template -> emulator -> resources -> server;
 - command latency (p50 / p95) of CreateProject, one client: Validate -> DecideAndAppend -> Publish -> projection;
+- AddService (LoadFacts: the template from the event store; conditional append) and UploadTemplate (S3 put, append,
+  validation, second append) latency, measured interleaved with CreateProject, as ratios to it (target for
+  AddService: at most 2x);
 - throughput with 4 clients on 4 streams and on 1 shared stream (no expectedVersion: conflicts are retried by
   the state machine), as ratios to one client, and whether every stream ended gapless with every success stored.
 """
@@ -55,6 +58,48 @@ def create(runtime) -> str:
     return body["aggregateId"]
 
 
+TEMPLATE = {"name": "bench", "body": "replicas: ${{ parameters.replicas }}\n",
+            "parameters": {"type": "object", "properties": {"replicas": {"type": "integer"}}}}
+
+
+def timed(call) -> float:
+    t = time.perf_counter()
+    status, body = call()
+    assert status == 200, body
+    return time.perf_counter() - t
+
+
+def p50_p95(latencies: list[float]) -> tuple[float, float]:
+    return statistics.median(latencies), statistics.quantiles(latencies, n=20)[18]
+
+
+def workflow_latencies(runtime) -> list[tuple[str, str, str]]:
+    """CreateProject, AddService and UploadTemplate one after the other, SEQUENTIAL rounds: the same conditions."""
+    status, body = post(f"{runtime.url}/commands/UploadTemplate", {"data": TEMPLATE})
+    assert status == 200, body
+    template_id, project_id = body["aggregateId"], create(runtime)
+    post(f"{runtime.url}/commands/AddService", {"aggregateId": project_id, "data": {  # warm its handlers
+        "serviceName": "warm", "templateId": template_id, "parameters": {"replicas": 1}}})
+    runs: dict[str, list[float]] = {"CreateProject": [], "AddService": [], "UploadTemplate": []}
+    for i in range(SEQUENTIAL):
+        runs["CreateProject"].append(timed(lambda: post(f"{runtime.url}/commands/CreateProject",
+                                                        {"data": {"name": "bench", "ownerId": "bench"}})))
+        runs["AddService"].append(timed(lambda i=i: post(f"{runtime.url}/commands/AddService", {
+            "aggregateId": project_id, "data": {"serviceName": f"s{i}", "templateId": template_id,
+                                                "parameters": {"replicas": 1}}})))
+        runs["UploadTemplate"].append(timed(lambda: post(f"{runtime.url}/commands/UploadTemplate",
+                                                         {"data": TEMPLATE})))
+    base, _ = p50_p95(runs["CreateProject"])
+    rows = []
+    for name, latencies in runs.items():
+        p50, p95 = p50_p95(latencies)
+        note = f"{SEQUENTIAL} commands, projection included"
+        if name != "CreateProject":
+            note = f"p50 ratio to CreateProject {p50 / base:.2f}" + (" (target <= 2)" if name == "AddService" else "")
+        rows.append((f"{name} latency p50 / p95, 1 client", f"{p50 * 1000:.0f} / {p95 * 1000:.0f} ms", note))
+    return rows
+
+
 def run_clients(runtime, streams: list[str]) -> tuple[float, int, int]:
     """CLIENTS threads, client c writes PER_CLIENT changes to streams[c % len(streams)]; (seconds, ok, failed)."""
     results: list[int] = []
@@ -96,14 +141,7 @@ def main() -> None:
     rows = [("startup (template -> resources -> serving)", f"{startup:.2f} s", "in-process, ephemeral")]
     try:
         create(runtime)  # warm: handler modules import on first use
-        latencies = []
-        for _ in range(SEQUENTIAL):
-            t = time.perf_counter()
-            create(runtime)
-            latencies.append(time.perf_counter() - t)
-        p50, p95 = statistics.median(latencies), statistics.quantiles(latencies, n=20)[18]
-        rows.append(("CreateProject latency p50 / p95, 1 client", f"{p50 * 1000:.0f} / {p95 * 1000:.0f} ms",
-                     f"{SEQUENTIAL} commands, projection included"))
+        rows += workflow_latencies(runtime)
 
         one = create(runtime)
         t = time.perf_counter()

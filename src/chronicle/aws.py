@@ -50,3 +50,12 @@ def aggregate_loader():
     from chronicle.eventstore.snapshots import AggregateLoader
 
     return AggregateLoader(event_store(), os.environ.get("SNAPSHOT_TABLE"))
+
+
+@cache
+def template_bodies():
+    """The template body bucket (TEMPLATE_BUCKET), or None in a process whose stack has none."""
+    from chronicle.template_bodies import TemplateBodies
+
+    bucket = os.environ.get("TEMPLATE_BUCKET")
+    return TemplateBodies(bucket, client("s3")) if bucket else None

@@ -21,7 +21,7 @@ from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, Chronic
 from chronicle.eventstore import NO_STREAM, AppendConflict, EventStore
 from chronicle.eventstore.items import dumps
 from chronicle.eventstore.snapshots import AggregateLoader, Loaded
-from chronicle.eventstore.store import CommandAlreadyRecorded
+from chronicle.eventstore.store import CommandAlreadyRecorded, FactsChanged
 from chronicle.schemas import SchemaRegistry, registry
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit, kept locally too
@@ -196,15 +196,29 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         if expected is not None and expected != before.version:
             raise _conflict(aggregate_id, expected, before.version)
 
-    new_events = aggregate.decide(command["commandType"], command["data"], before.state)
+    facts = command.get("facts")
+    if facts and "atVersion" in facts and facts["atVersion"] != before.version:
+        # Facts about this stream (LoadFacts) describe another version: the workflow loads them again.
+        raise StreamContention(f"{aggregate.type} {aggregate_id!r} changed after its facts were loaded.",
+                               [{"aggregateId": aggregate_id, "factsVersion": facts["atVersion"],
+                                 "readVersion": before.version}])
+    new_events = aggregate.decide(command["commandType"], command["data"], before.state, facts)
     records = _records(aggregate, command, new_events, before)
     response = _response(aggregate, command, before.version, records)
+    if command.get("continues"):  # a follow-up step of one request: one answer for all its events
+        response = _continued(command["continues"]["response"], response)
     # Every command is recorded with its events (one TransactWriteItems), whoever chose its commandId: that is
     # what makes a retried step, or a client retrying with its commandId, store nothing twice.
     log_item = _command_log_item(command, response)
     try:
         stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item,
-                              previous_hash=before.head_hash)
+                              checks=(facts or {}).get("checks"), previous_hash=before.head_hash)
+    except FactsChanged as moved:
+        # A stream the decision relied on moved (AddService: the template changed): never the client's conflict,
+        # whatever its expectedVersion; the workflow re-loads the facts and decides again.
+        raise StreamContention(f"{moved.checks[0]['aggregateId']!r} changed while {command['commandType']} was "
+                               "decided.", [{"aggregateId": c["aggregateId"], "readVersion": c["version"]}
+                                            for c in moved.checks]) from None
     except AppendConflict:
         if is_create:
             raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",
@@ -223,6 +237,23 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         return recorded
     loader.after_append(aggregate, aggregate_id, before, stored)
     return {"response": response, "stream": stream_of(response), "events": stored}
+
+
+def _continued(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """The answer of a request whose workflow appended twice (UploadTemplate: TemplateUploaded, then the
+    TemplateValidated of its validation step): the client's commandId, every event, the last version."""
+    return {**then, "commandId": first["commandId"], "events": first["events"] + then["events"]}
+
+
+def follow_up(command: dict[str, Any], outcome: dict[str, Any], command_type: str) -> dict[str, Any]:
+    """A command a workflow runs after `command` on the same stream, answered together with it (see _continued).
+
+    Its commandId derives from the first one's, so a retried or replayed request finds its record."""
+    return {"commandType": command_type, "aggregateType": command["aggregateType"],
+            "aggregateId": outcome["response"]["aggregateId"], "aggregateIdGiven": True, "expectedVersion": None,
+            "commandId": f"{outcome['response']['commandId']}/{command_type}", "idempotent": True,
+            "correlationId": command["correlationId"], "actorId": command["actorId"], "data": {},
+            "continues": {"response": outcome["response"], "stream": outcome["stream"]}}
 
 
 def stream_of(response: dict[str, Any]) -> dict[str, Any]:

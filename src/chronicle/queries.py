@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import logging
 import re
@@ -23,6 +24,8 @@ from chronicle.errors import ChronicleError, InternalError, ValidationError
 from chronicle.eventstore import chain
 from chronicle.eventstore.items import dumps, from_item
 from chronicle.projections import project as project_projection
+from chronicle.projections import template as template_projection
+from chronicle.projections import usage as usage_projection
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,16 @@ def _project(project_id: str, state: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": project_id, "name": state["name"], "description": state.get("description"),
         "ownerId": state["ownerId"], "visibility": state.get("visibility", "private"), "version": state["version"],
-        "services": [{"name": name, "templateId": s["templateId"], "parameters": dumps(s.get("parameters", {})),
-                      "dependsOn": s.get("dependsOn", [])} for name, s in sorted(state["services"].items())],
+        "services": _services(state),
         "configuration": dumps(state["configuration"]),
         "createdAt": state.get("createdAt"), "updatedAt": state.get("updatedAt"),
     }
+
+
+def _services(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": name, "templateId": s["templateId"], "templateVersion": s.get("templateVersion"),
+             "parameters": dumps(s.get("parameters", {})), "dependsOn": s.get("dependsOn", [])}
+            for name, s in sorted(state["services"].items())]
 
 
 def project(id: str) -> dict[str, Any] | None:
@@ -160,13 +168,95 @@ def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | N
     return entries
 
 
+def serviceTopology(projectId: str) -> dict[str, Any] | None:
+    """The project's services, its dependency edges and a deploy order with every dependency before its
+    dependents (ties by name), from the project read model."""
+    item = aws.client("dynamodb").get_item(TableName=aws.env("PROJECT_TABLE"), Key={"id": {"S": projectId}}).get("Item")
+    if not item:
+        return None
+    state = project_projection.from_item(item)
+    services = state["services"]
+    edges = sorted((name, dep) for name, s in services.items() for dep in s.get("dependsOn", []))
+    return {"projectId": projectId, "version": state["version"], "services": _services(state),
+            "edges": [{"from": a, "to": b} for a, b in edges], "deployOrder": deploy_order(services)}
+
+
+def deploy_order(services: dict[str, dict[str, Any]]) -> list[str]:
+    """Kahn's algorithm, smallest name first among the ready ones. AddService's DependenciesExist rule makes the
+    graph acyclic; a dependency on a service that is not there (it cannot happen) is ignored."""
+    waiting = {name: {d for d in s.get("dependsOn", []) if d in services} for name, s in services.items()}
+    ready = [name for name, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for other, deps in waiting.items():
+            if name in deps:
+                deps.discard(name)
+                if not deps:
+                    heapq.heappush(ready, other)
+    return order
+
+
+def _template(template_id: str, state: dict[str, Any], body: str | None = None) -> dict[str, Any]:
+    return {"id": template_id, "name": state["name"], "description": state.get("description"),
+            "version": state["version"], "parameters": dumps(state["parameters"]),
+            "bodySha256": state["bodySha256"], "bodySize": state["bodySize"], "body": body,
+            "validation": state["validation"], "uploadedBy": state.get("uploadedBy"),
+            "createdAt": state.get("createdAt"), "updatedAt": state.get("updatedAt")}
+
+
+def template(id: str) -> dict[str, Any] | None:
+    item = aws.client("dynamodb").get_item(TableName=aws.env("TEMPLATE_TABLE"), Key={"id": {"S": id}}).get("Item")
+    if not item:
+        return None
+    state = template_projection.from_item(item)
+    try:
+        body = aws.template_bodies().get(state["bodyKey"], state["bodySha256"])
+    except Exception:  # noqa: BLE001 - the details still answer; the body is null and the log says why
+        log.exception("template body not readable", extra={"templateId": id, "bodyKey": state["bodyKey"]})
+        body = None
+    return _template(id, state, body)
+
+
+def templates(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:
+    """The catalog, by name then id (the byName index); bodies are left out (null): read them with template(id)."""
+    request: dict[str, Any] = {"TableName": aws.env("TEMPLATE_TABLE"), "IndexName": "byName",
+                               "Limit": _page_size(limit), "KeyConditionExpression": "catalog = :c",
+                               "ExpressionAttributeValues": {":c": {"S": template_projection.CATALOG}}}
+    if start := _untoken(nextToken, {"id", "catalog", "sortKey"}):
+        request["ExclusiveStartKey"] = start
+    try:
+        page = aws.client("dynamodb").query(**request)
+    except ClientError as error:  # a well-formed key of no item of this listing
+        if error.response["Error"]["Code"] != "ValidationException" or not nextToken:
+            raise
+        raise ValidationError("nextToken is not a token this API returned.", [{"path": "$.nextToken"}]) from None
+    items = [_template(i["id"]["S"], template_projection.from_item(i)) for i in page["Items"]]
+    return {"items": items, "nextToken": _token(page.get("LastEvaluatedKey"))}
+
+
+def templateUsage(templateId: str) -> dict[str, Any]:
+    """Services instantiated from the template, across projects (by project, then service name)."""
+    uses = usage_projection.uses(aws.client("dynamodb"), aws.env("USAGE_TABLE"), templateId)
+    return {"templateId": templateId, "serviceCount": len(uses), "projectCount": len({u.project_id for u in uses}),
+            "services": [{"projectId": u.project_id, "serviceName": u.service_name,
+                          "templateVersion": u.template_version} for u in uses]}
+
+
+def publishTemplateChanged(id: str, version: int, eventType: str) -> dict[str, Any]:
+    return {"id": id, "version": version, "eventType": eventType}
+
+
 def publishProjectChanged(id: str, version: int, eventType: str) -> dict[str, Any]:
     return {"id": id, "version": version, "eventType": eventType}
 
 
 RESOLVERS: dict[str, Callable[..., Any]] = {
     "project": project, "projects": projects, "projectAt": projectAt, "history": history,
-    "publishProjectChanged": publishProjectChanged,
+    "publishProjectChanged": publishProjectChanged, "serviceTopology": serviceTopology, "template": template,
+    "templates": templates, "templateUsage": templateUsage, "publishTemplateChanged": publishTemplateChanged,
 }
 
 

@@ -156,3 +156,34 @@ def test_resolver_errors_reach_appsync_as_their_code_and_a_plain_message(aws, ca
     with pytest.raises(Exception) as caught:  # noqa: B017
         resolver(event, Context())
     assert type(caught.value).__name__ == "InternalError" and str(caught.value).startswith("internal error (id ")
+
+
+def test_template_and_service_samples_chain(aws):
+    """UploadTemplate's steps (store body -> append -> validate), AddService's (facts -> append), the two
+    projectors and the resolver, each from its sample."""
+    from chronicle import queries
+
+    command = handler("store_template_body")(sample("store_template_body", "upload-template"), Context())
+    assert "body" not in command["data"] and command["data"]["bodyKey"].startswith("templates/")
+    follow_up = sample("load_facts", "validate-after-upload")
+    assert {k: v for k, v in follow_up["after"].items() if k != "outcome"} == command  # the sample is this step's
+    uploaded = handler("append_events")(command, Context())
+    assert uploaded["response"] == follow_up["after"]["outcome"]["response"] | {
+        "events": [uploaded["response"]["events"][0]]}
+    validate = handler("load_facts")(follow_up, Context())
+    assert validate["facts"] == {"atVersion": 1, "validation": {"valid": True, "errors": []}}
+    validated = handler("append_events")(validate, Context())
+    assert [e["eventType"] for e in validated["response"]["events"]] == ["TemplateUploaded", "TemplateValidated"]
+
+    handler("append_events")(sample("append_events", "create-project"), Context())
+    add = handler("load_facts")(sample("load_facts", "add-service"), Context())
+    assert add["facts"]["checks"] == [{"aggregateId": "sample-template-1", "version": 2}]
+    assert handler("append_events")(add, Context())["response"]["version"] == 2
+
+    assert handler("template_projector")(sample("template_projector", "template-uploaded"), Context())["applied"] == 1
+    assert handler("template_usage_projector")(sample("template_usage_projector", "service-added"),
+                                               Context())["version"] == 2
+    template = handler("graphql_resolver")(sample("graphql_resolver", "query-template"), Context())
+    assert template["body"].startswith("kind: Deployment") and template["validation"] is None  # only event 1 yet
+    usage = handler("graphql_resolver")(sample("graphql_resolver", "query-template-usage"), Context())
+    assert usage["serviceCount"] == 1 and queries.templateUsage("sample-template-1") == usage

@@ -210,3 +210,24 @@ def test_subscriptions_name_existing_mutations_of_exactly_their_type():
         for value in directive.arguments[0].value.values:
             assert value.value in mutations, f"{name}: no mutation {value.value}"
             assert str(mutations[value.value].type) == str(field.type), name
+
+
+def test_template_bucket_is_private_encrypted_versioned_and_tls_only():
+    props = RESOURCES["TemplateBucket"]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(props["PublicAccessBlockConfiguration"][k] is True for k in (
+        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    [deny] = RESOURCES["TemplateBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_only_the_storing_function_may_put_template_bodies():
+    def s3_actions(resource):  # on the template bucket (other buckets may have other users)
+        return {action for statement in _statements(resource) for action in _as_list(statement["Action"])
+                if action.startswith("s3:") and "TemplateBucket" in json.dumps(statement.get("Resource"))}
+
+    access = {name: s3_actions(r) for name, r in RESOURCES.items()
+              if r["Type"] == "AWS::Serverless::Function" and s3_actions(r)}
+    assert access == {"StoreTemplateBodyFunction": {"s3:PutObject"}, "LoadFactsFunction": {"s3:GetObject"},
+                      "GraphQLResolverFunction": {"s3:GetObject"}}

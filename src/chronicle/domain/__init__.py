@@ -24,7 +24,9 @@ class Aggregate:
     create_commands: frozenset[str]
     update_commands: frozenset[str]
     initial_state: Callable[[], State]
-    decide: Callable[[str, dict[str, Any], State], list[NewEvent]]
+    # decide(commandType, data, state, facts): facts are what a workflow step loaded for the command from
+    # elsewhere (another stream, S3), see chronicle.facts; None for commands that need none.
+    decide: Callable[[str, dict[str, Any], State, dict[str, Any] | None], list[NewEvent]]
     evolve: Callable[[State, dict[str, Any]], State]
     # Bumped whenever the state's shape or evolve() changes: snapshots built with another value are not trusted.
     state_version: int = 1
@@ -44,9 +46,9 @@ class Aggregate:
 
 
 def _registry() -> dict[str, Aggregate]:
-    from chronicle.domain import project
+    from chronicle.domain import project, template
 
-    return {aggregate.type: aggregate for aggregate in (project.AGGREGATE,)}
+    return {aggregate.type: aggregate for aggregate in (project.AGGREGATE, template.AGGREGATE)}
 
 
 AGGREGATES: dict[str, Aggregate] = _registry()

@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
+
 from chronicle.domain import Aggregate, NewEvent, State
+from chronicle.domain.template import is_usable
 from chronicle.errors import BusinessRuleViolation
 
 
@@ -27,7 +31,8 @@ def initial_state() -> State:
             "visibility": "private", "services": {}, "configuration": {}, "createdAt": None, "updatedAt": None}
 
 
-def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEvent]:
+def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[str, Any] | None = None
+           ) -> list[NewEvent]:
     if command_type == "CreateProject":
         created = {"name": data["name"], "ownerId": data["ownerId"],
                    "visibility": data.get("visibility", "private")}
@@ -54,7 +59,62 @@ def decide(command_type: str, data: dict[str, Any], state: State) -> list[NewEve
                 [{"rule": "ConfigurationTooLarge", "bytes": size, "limit": MAX_CONFIGURATION_BYTES}])
         return [("ProjectConfigurationChanged", {"set": to_set, "unset": to_unset})]
 
+    if command_type == "AddService":
+        if not facts or "template" not in facts:  # LoadFacts did not run: a wiring bug, not user input
+            raise ValueError("AddService needs the template facts of its LoadFacts step")
+        return _add_service(data, state, facts["template"])
+
+    if command_type == "RemoveService":
+        name = data["serviceName"]
+        if name not in state["services"]:
+            raise BusinessRuleViolation(f"The project has no service {name!r}.",
+                                        [{"rule": "ServiceExists", "path": "$.data.serviceName", "serviceName": name}])
+        dependents = sorted(other for other, service in state["services"].items() if name in service["dependsOn"])
+        if dependents:
+            raise BusinessRuleViolation(f"Services {dependents} depend on {name!r}: remove them first.",
+                                        [{"rule": "NoDependents", "serviceName": name, "dependents": dependents}])
+        return [("ServiceRemoved", {"serviceName": name})]
+
     raise ValueError(f"Project does not handle {command_type}")  # routing bug, not user input
+
+
+def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -> list[NewEvent]:
+    """Every SPEC rule of AddService that fails, each a detail naming its rule; the template facts come from the
+    Template stream (chronicle.facts.template_facts), read at `template["version"]`."""
+    name, template_id = data["serviceName"], data["templateId"]
+    parameters, depends_on = data.get("parameters", {}), data.get("dependsOn", [])
+    broken: list[dict[str, Any]] = []
+    if name in state["services"]:
+        broken.append({"rule": "ServiceNameUnique", "path": "$.data.serviceName", "serviceName": name})
+    if not template.get("exists"):
+        broken.append({"rule": "TemplateExists", "path": "$.data.templateId", "templateId": template_id})
+    elif not is_usable(template):
+        validation = template.get("validation")
+        why = ("it was never validated" if validation is None else
+               "its latest validation failed" if not validation["valid"] else
+               "its parameters changed after its latest validation")
+        broken.append({"rule": "TemplateValidated", "path": "$.data.templateId", "templateId": template_id,
+                       "message": f"the template cannot be used: {why}"})
+    else:
+        validator = Draft202012Validator(template["parameters"])
+        try:
+            errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)))
+        except Unresolvable as error:  # validation refuses such schemas; this guards templates validated before
+            broken.append({"rule": "ParametersMatchTemplate", "path": "$.data.parameters",
+                           "message": f"the template's parameter schema cannot be applied: {error}"})
+            errors = []
+        for error in errors:
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+            broken.append({"rule": "ParametersMatchTemplate", "path": f"$.data.parameters{path}",
+                           "message": error.message})
+    missing = [d for d in depends_on if d not in state["services"]]
+    if missing:
+        broken.append({"rule": "DependenciesExist", "path": "$.data.dependsOn", "missing": missing})
+    if broken:
+        rules = sorted({b["rule"] for b in broken})
+        raise BusinessRuleViolation(f"AddService breaks {', '.join(rules)}.", broken)
+    return [("ServiceAdded", {"serviceName": name, "templateId": template_id, "templateVersion": template["version"],
+                              "parameters": parameters, "dependsOn": depends_on})]
 
 
 def evolve(state: State, event: dict[str, Any]) -> State:
@@ -71,7 +131,8 @@ def evolve(state: State, event: dict[str, Any]) -> State:
         state["configuration"] = configuration
     elif kind == "ServiceAdded":
         state["services"] = {**state["services"], data["serviceName"]: {
-            "templateId": data["templateId"], "parameters": data.get("parameters", {}),
+            "templateId": data["templateId"], "templateVersion": data.get("templateVersion"),
+            "parameters": data.get("parameters", {}),
             "dependsOn": data.get("dependsOn", [])}}
     elif kind == "ServiceRemoved":
         state["services"] = {k: v for k, v in state["services"].items() if k != data["serviceName"]}
@@ -81,11 +142,11 @@ def evolve(state: State, event: dict[str, Any]) -> State:
 AGGREGATE = Aggregate(
     type="Project",
     create_commands=frozenset({"CreateProject"}),
-    update_commands=frozenset({"ChangeProjectConfiguration"}),
+    update_commands=frozenset({"ChangeProjectConfiguration", "AddService", "RemoveService"}),
     initial_state=initial_state,
     decide=decide,
     evolve=evolve,
-    state_version=1,
+    state_version=2,  # 2: services keep their templateVersion
     snapshot_every=50,
     event_types=frozenset({"ProjectCreated", "ProjectConfigurationChanged", "ServiceAdded", "ServiceRemoved"}),
 )

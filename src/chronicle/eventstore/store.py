@@ -36,6 +36,14 @@ class AppendConflict(Exception):
         super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
 
 
+class FactsChanged(AppendConflict):
+    """Another stream the command's decision relied on (a `checks` entry) is no longer at the version read."""
+
+    def __init__(self, aggregate_id: str, checks: list[dict[str, Any]]):
+        super().__init__(aggregate_id, "checked")
+        self.checks = checks
+
+
 class CommandAlreadyRecorded(Exception):
     """The command log already holds this commandId (a retry, or a reuse of the key)."""
 
@@ -70,6 +78,7 @@ class EventStore:
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
                command_record: dict[str, dict[str, Any]] | None = None,
+               checks: list[dict[str, Any]] | None = None,
                previous_hash: str | None = None) -> list[dict[str, Any]]:
         """Append `events` (records without eventSequence) after `expected_version`; returns them numbered, each
         with its `hash` (chronicle.eventstore.chain).
@@ -78,6 +87,10 @@ class EventStore:
         that event has none). A caller that loaded the stream knows it (AggregateLoader's `Loaded.head_hash`);
         without it an exact version costs one GetItem more ("any" reads it with the version, a new stream chains
         from GENESIS).
+
+        `checks` ([{aggregateId, version}] of other streams) makes the append conditional on each of those streams
+        still being at that version: a ConditionCheck that event version+1 does not exist, in the same transaction
+        (FactsChanged when one moved).
 
         Raises AppendConflict when the stream moved, CommandAlreadyRecorded when `command_record`'s commandId
         is taken, PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
@@ -101,7 +114,8 @@ class EventStore:
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
         check_previous = isinstance(expected_version, int) and base > 0
-        self._check_limits(items, command_record, extra_items=int(check_previous))
+        checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
+        self._check_limits(items, command_record, extra_items=int(check_previous) + len(checks))
         if previous_hash is None:
             previous_hash = GENESIS if base == 0 else self._hash_of(aggregate_id, base)
         seal(items, previous_hash)  # computed here, stored in the same request: the chain costs no request
@@ -109,7 +123,7 @@ class EventStore:
 
         condition = "attribute_not_exists(eventSequence)"
         try:
-            if len(items) == 1 and command_record is None and not check_previous:
+            if len(items) == 1 and command_record is None and not check_previous and not checks:
                 self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
             else:
                 puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
@@ -118,6 +132,12 @@ class EventStore:
                     puts.append({"ConditionCheck": {
                         "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
                         "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
+                first_check = len(puts)
+                for check in checks:  # the other stream has no event after the version the decision read
+                    puts.append({"ConditionCheck": {
+                        "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
+                        "Key": {"aggregateId": {"S": check["aggregateId"]},
+                                "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
                 if command_record is not None:
                     puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
                                          "ConditionExpression": "attribute_not_exists(commandId)"}})
@@ -131,6 +151,10 @@ class EventStore:
                 if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
+                moved = [check for i, check in enumerate(checks)
+                         if len(reasons) == len(puts) and reasons[first_check + i] == "ConditionalCheckFailed"]
+                if moved:
+                    raise FactsChanged(aggregate_id, moved) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
                 raise AppendConflict(aggregate_id, expected_version) from None
             if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():
