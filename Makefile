@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/local_runtime.py
 	$(BIN)/python bench/input_limits.py
+	$(BIN)/python bench/cost.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -3,14 +3,17 @@
     make bench                      # or, from the repo root with the venv:
     PYTHONPATH=src python bench/local_runtime.py
 
-Measures
-- startup of `chronicle local` (in-process LocalRuntime, ephemeral): template -> emulator -> resources -> server;
-- command latency (p50 / p95) of CreateProject, one client: Validate -> DecideAndAppend -> Publish -> projection;
+Measures (a durable runtime: state dir, journal, fsync before every answer)
+- startup of `chronicle local` (in-process LocalRuntime): template -> emulator -> resources -> server;
+- one command's latency (p50 / p95, ChangeProjectConfiguration, one client) over HTTP through the state machine,
+  and the same three handlers called directly in-process (validate -> append -> publish, then the projection and
+  the journal sync), with the ratio of the two;
 - AddService (LoadFacts: the template from the event store; conditional append) and UploadTemplate (S3 put, append,
   validation, second append) latency, measured interleaved with CreateProject, as ratios to it (target for
   AddService: at most 2x);
-- throughput with 4 clients on 4 streams and on 1 shared stream (no expectedVersion: conflicts are retried by
-  the state machine), as ratios to one client, and whether every stream ended gapless with every success stored.
+- commands/s with one client, 4 clients on 4 streams and on 1 shared stream (ratios to one client), whether
+  every stream ended gapless with every success stored;
+- 16 clients (a new connection per request): commands/s, p50 / p99 latency and connection errors.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
+import uuid
 import warnings
 from pathlib import Path
 
@@ -34,7 +40,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 from chronicle.local.runtime import LocalRuntime  # noqa: E402
 
-SEQUENTIAL, CLIENTS, PER_CLIENT = 40, 4, 10
+SEQUENTIAL, CLIENTS, PER_CLIENT, MANY = 40, 4, 10, 16
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
@@ -49,7 +55,7 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 def change(runtime, project_id: str, i: int) -> tuple[int, dict]:
     return post(f"{runtime.url}/commands/ChangeProjectConfiguration",
-                {"aggregateId": project_id, "data": {"set": {f"k{i}": i}}})
+                {"aggregateId": project_id, "data": {"set": {f"k{i % 7}": i}}})
 
 
 def create(runtime) -> str:
@@ -100,64 +106,135 @@ def workflow_latencies(runtime) -> list[tuple[str, str, str]]:
     return rows
 
 
-def run_clients(runtime, streams: list[str]) -> tuple[float, int, int]:
-    """CLIENTS threads, client c writes PER_CLIENT changes to streams[c % len(streams)]; (seconds, ok, failed)."""
-    results: list[int] = []
+def run_clients(runtime, streams: list[str], clients: int, per_client: int) -> dict:
+    """``clients`` threads, client c writes ``per_client`` changes to streams[c % len(streams)]."""
+    statuses: list[int] = []
+    latencies: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
 
     def client(c: int) -> None:
-        for i in range(PER_CLIENT):
-            status, _ = change(runtime, streams[c % len(streams)], c * 1000 + i)
+        for i in range(per_client):
+            t = time.perf_counter()
+            try:
+                status, _ = change(runtime, streams[c % len(streams)], c * 1000 + i)
+            except OSError as exc:  # refused / reset: what a too-small backlog did
+                with lock:
+                    errors.append(type(exc).__name__)
+                continue
             with lock:
-                results.append(status)
+                statuses.append(status)
+                latencies.append(time.perf_counter() - t)
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - start, results.count(200), len(results) - results.count(200)
+    seconds = time.perf_counter() - start
+    return {"rate": len(statuses) / seconds, "ok": statuses.count(200), "other": len(statuses) - statuses.count(200),
+            "errors": errors, "latencies": sorted(latencies)}
 
 
-def gapless(runtime, project_id: str) -> tuple[bool, int]:
-    store = runtime_store()
-    sequences = [e["eventSequence"] for e in store.read(project_id)]
+def gapless(project_id: str) -> tuple[bool, int]:
+    from chronicle import aws
+
+    sequences = [e["eventSequence"] for e in aws.event_store().read(project_id)]
     return sequences == list(range(1, len(sequences) + 1)), len(sequences)
 
 
-def runtime_store():
-    from chronicle import aws
+class Direct:
+    """The command's three handlers called in-process, in order, as the state machine would, plus what the server
+    does before answering (this command's projection, the journal sync): the floor the local runtime adds to."""
 
-    return aws.event_store()
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        handlers = {spec.code_dir.name: name for name, spec in runtime.stack.handlers.items()}
+        self.validate, self.append, self.publish = (runtime.registry.handler(handlers[n]) for n in
+                                                    ("validate_command", "append_events", "publish_events"))
+
+    def run(self, project_id: str, i: int) -> None:
+        from chronicle.local.seam import LambdaContext
+
+        def context() -> LambdaContext:
+            return LambdaContext(function_name="direct", invoked_function_arn="arn:aws:lambda:::function:direct",
+                                 memory_limit_in_mb=512, aws_request_id=str(uuid.uuid4()))
+
+        body = json.dumps({"aggregateId": project_id, "data": {"set": {f"k{i % 7}": i}}})
+        request = {"commandType": "ChangeProjectConfiguration", "body": body, "actorId": "bench",
+                   "requestId": str(uuid.uuid4())}
+        command = self.validate(request, context())
+        outcome = self.append(command, context())
+        self.publish(outcome, context())
+        dispatcher = self.runtime.dispatcher
+        dispatcher.wait_for(dispatcher.ticket())
+        self.runtime.durable.sync()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> None:
     started = time.perf_counter()
-    runtime = LocalRuntime(root=ROOT, port=0, ephemeral=True)
+    state = tempfile.mkdtemp(prefix="chronicle-bench-")
+    runtime = LocalRuntime(root=ROOT, port=0, state_dir=state)
     t0 = time.perf_counter()
     runtime.start()
     startup = time.perf_counter() - t0
-    rows = [("startup (template -> resources -> serving)", f"{startup:.2f} s", "in-process, ephemeral")]
+    rows = [("startup (template -> resources -> serving)", f"{startup:.2f} s", "in-process, durable state dir")]
     try:
         create(runtime)  # warm: handler modules import on first use
         rows += workflow_latencies(runtime)
 
         one = create(runtime)
-        t = time.perf_counter()
-        for i in range(PER_CLIENT * 2):
-            change(runtime, one, i)
-        single_rate = PER_CLIENT * 2 / (time.perf_counter() - t)
-        rows.append(("commands/s, 1 client", f"{single_rate:.1f}", "ChangeProjectConfiguration"))
+        change(runtime, one, 0)  # warm: handler modules import on first use
+        direct = Direct(runtime)
+        direct.run(one, 0)
+        http_lat, direct_lat = [], []
+        for i in range(SEQUENTIAL):  # interleaved, so both see the same machine
+            t = time.perf_counter()
+            status, body = change(runtime, one, i)
+            assert status == 200, body
+            http_lat.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            direct.run(one, i)
+            direct_lat.append(time.perf_counter() - t)
+        p50, p95 = statistics.median(http_lat), statistics.quantiles(http_lat, n=20)[18]
+        d50, d95 = statistics.median(direct_lat), statistics.quantiles(direct_lat, n=20)[18]
+        rows.append(("command latency p50 / p95, HTTP + state machine", f"{p50 * 1000:.0f} / {p95 * 1000:.0f} ms",
+                     f"{SEQUENTIAL} ChangeProjectConfiguration, projection and fsync included"))
+        rows.append(("same handlers called directly, p50 / p95", f"{d50 * 1000:.0f} / {d95 * 1000:.0f} ms",
+                     f"ratio local / direct (p50) {p50 / d50:.2f}"))
 
-        for label, streams in (("4 clients, 4 streams", [create(runtime) for _ in range(CLIENTS)]),
-                               ("4 clients, 1 shared stream", [create(runtime)])):
-            seconds, ok, failed = run_clients(runtime, streams)
-            checks = [gapless(runtime, s) for s in streams]
+        single = run_clients(runtime, [create(runtime)], 1, PER_CLIENT * 2)
+        single_rate = single["rate"]
+        rows.append(("commands/s, 1 client", f"{single_rate:.1f}", "ChangeProjectConfiguration"))
+        from chronicle.local import fastpath
+
+        with fastpath.paused(runtime.emulator.dispatcher_app):  # HTTP between the parts, no caches: as before
+            slow = run_clients(runtime, [create(runtime)], 1, PER_CLIENT)
+        rows.append(("commands/s, 1 client, fast path off", f"{slow['rate']:.1f}",
+                     f"speed-up of chronicle.local.fastpath {single_rate / slow['rate']:.2f}x"))
+
+        for label, streams in ((f"{CLIENTS} clients, {CLIENTS} streams", [create(runtime) for _ in range(CLIENTS)]),
+                               (f"{CLIENTS} clients, 1 shared stream", [create(runtime)])):
+            result = run_clients(runtime, streams, CLIENTS, PER_CLIENT)
+            checks = [gapless(s) for s in streams]
             stored = sum(n - 1 for _, n in checks)  # minus each stream's ProjectCreated
-            rows.append((f"commands/s, {label}", f"{(ok + failed) / seconds:.1f}",
-                         f"ratio to 1 client {(ok + failed) / seconds / single_rate:.2f}; {ok} ok, {failed} 409; "
-                         f"{stored} stored, gapless: {all(g for g, _ in checks)}"))
+            rows.append((f"commands/s, {label}", f"{result['rate']:.1f}",
+                         f"ratio to 1 client {result['rate'] / single_rate:.2f}; {result['ok']} ok, "
+                         f"{result['other']} not; {stored} stored, gapless: {all(g for g, _ in checks)}"))
+
+        many = run_clients(runtime, [create(runtime) for _ in range(MANY)], MANY, PER_CLIENT)
+        lat = many["latencies"]
+        rows.append((f"commands/s, {MANY} clients, {MANY} streams", f"{many['rate']:.1f}",
+                     f"p50 {percentile(lat, 0.5) * 1000:.0f} ms, p99 {percentile(lat, 0.99) * 1000:.0f} ms; "
+                     f"{many['ok']} ok, {many['other']} not, connection errors: {len(many['errors'])}"))
+        journal = runtime.health()["journal"]
+        rows.append(("journal: records / fsyncs", f"{journal['records']} / {journal['fsyncs']}",
+                     "group commit: one fsync covers every record appended before it"))
     finally:
         runtime.stop(save=False)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
-from datetime import datetime, UTC
+from datetime import datetime, timedelta, UTC
 from typing import Any
 
 from chronicle import strictjson
@@ -19,7 +20,7 @@ from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, Chronic
                               IdempotencyKeyReused, PayloadTooLarge, StreamContention, UnknownCommand,
                               ValidationError)
 from chronicle.eventstore import NO_STREAM, AppendConflict, EventStore
-from chronicle.eventstore.items import dumps
+from chronicle.eventstore.items import MAX_TRANSACTION_ITEMS, dumps
 from chronicle.eventstore.snapshots import AggregateLoader, Loaded
 from chronicle.eventstore.store import CommandAlreadyRecorded, FactsChanged
 from chronicle.schemas import SchemaRegistry, registry
@@ -31,6 +32,9 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 # An IAM role session ARN, the longest principal AWS gives an actor, stays under this.
 MAX_ACTOR_ID_CHARS = 2048
 MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
+# A retried DecideAndAppend looks for its own earlier events among those stored since its command started, less
+# this margin for the clocks of the two Lambdas (ValidateCommand stamps startedAt, AppendEvents the events).
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 def now_iso() -> str:
@@ -96,6 +100,7 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         "idempotent": client_command_id is not None,
         "correlationId": request.get("correlationId") or str(uuid.uuid4()),
         "actorId": actor,
+        "startedAt": now_iso(),
         "data": body["data"],
     }
     _within_execution_limit(command, "validated command")  # it travels on to AppendEvents as that step's input
@@ -154,24 +159,35 @@ def command_fingerprint(command: dict[str, Any]) -> str:
 
 
 def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader) -> dict[str, Any]:
-    """Load, decide and append atomically with the command-log record.
+    """Load, decide and append atomically; answer the stored outcome when this command was already stored.
 
     Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
     The Lambda handler drops "events" before returning: state data is limited to 256 KiB, so PublishEvents reads
     the events back by `stream`.
+
+    This step may run again for one command: Step Functions retries it when Lambda's answer is lost, with the same
+    input (the commandId ValidateCommand made). Such a retry recognises its earlier attempt by the events it
+    stored, whose metadata carries the commandId: among those stored since the command started (an update), or
+    the event that refuses its create (returned by the failed write). A client's commandId can come back much
+    later, in another execution: it is recorded in the CommandLog with the events (docs/decisions/0002).
     """
     aggregate = aggregate_for_command(command["commandType"])
     if command["idempotent"]:
-        recorded = _recorded_outcome(store, command)
+        # Eventually consistent (half price): a record it misses still stops the append (the record's condition
+        # in the transaction), and the refusal then reads it consistently.
+        recorded = _recorded_outcome(store, command, consistent=False)
         if recorded is not None:
             return recorded
     try:
         return _decide_and_append(aggregate, command, store, loader)
-    except ChronicleError:
-        # This step may run again for one command: Step Functions retries it when Lambda's answer is lost, with the
-        # same commandId (made by ValidateCommand). If an earlier attempt stored the command, the stream has moved
-        # and this attempt is refused (conflict, rule, already exists): answer what was stored instead.
-        recorded = _recorded_outcome(store, command)
+    except ChronicleError as refusal:
+        # A refused retry (a rule that now fails, the stream exists, ...) whose first attempt was stored.
+        if command["idempotent"]:
+            recorded = _recorded_outcome(store, command)
+        elif command["commandType"] in aggregate.create_commands and not isinstance(refusal, AggregateAlreadyExists):
+            recorded = _earlier_create(store, aggregate, command)  # (AggregateAlreadyExists: already looked)
+        else:
+            recorded = None  # an update looked for its earlier attempt right after loading
         if recorded is not None:
             return recorded
         raise
@@ -190,6 +206,9 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         before = Loaded(aggregate.initial_state(), 0, None, 0, 0)
     else:
         before = loader.load(aggregate, aggregate_id)
+        earlier = _earlier_attempt(store, aggregate, command, before)
+        if earlier is not None:
+            return earlier
         if before.version == 0:
             raise AggregateNotFound(f"There is no {aggregate.type} {aggregate_id!r}.",
                                     [{"aggregateId": aggregate_id, "aggregateType": aggregate.type}])
@@ -207,20 +226,23 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
     response = _response(aggregate, command, before.version, records)
     if command.get("continues"):  # a follow-up step of one request: one answer for all its events
         response = _continued(command["continues"]["response"], response)
-    # Every command is recorded with its events (one TransactWriteItems), whoever chose its commandId: that is
-    # what makes a retried step, or a client retrying with its commandId, store nothing twice.
-    log_item = _command_log_item(command, response)
+    # A client's commandId is recorded with the events (one TransactWriteItems): the client may retry it at any
+    # time. A server-made one needs no record: a one-event command is a single conditional PutItem.
+    log_item = _command_log_item(command, response) if command["idempotent"] else None
     try:
         stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item,
-                              checks=(facts or {}).get("checks"), previous_hash=before.head_hash)
+                              checks=(facts or {}).get("checks"), head_read=True, previous_hash=before.head_hash)
     except FactsChanged as moved:
         # A stream the decision relied on moved (AddService: the template changed): never the client's conflict,
         # whatever its expectedVersion; the workflow re-loads the facts and decides again.
         raise StreamContention(f"{moved.checks[0]['aggregateId']!r} changed while {command['commandType']} was "
                                "decided.", [{"aggregateId": c["aggregateId"], "readVersion": c["version"]}
                                             for c in moved.checks]) from None
-    except AppendConflict:
+    except AppendConflict as conflict:
         if is_create:
+            earlier = _earlier_create(store, aggregate, command, conflict.existing, len(records))
+            if earlier is not None:
+                return earlier
             raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",
                                          [{"aggregateId": aggregate_id}]) from None
         if expected is not None:
@@ -239,6 +261,58 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
     return {"response": response, "stream": stream_of(response), "events": stored}
 
 
+def _earlier_attempt(store: EventStore, aggregate: Aggregate, command: dict[str, Any],
+                     before: Loaded) -> dict[str, Any] | None:
+    """The outcome this command stored in an earlier attempt, found among the events stored since it started.
+
+    Free when nothing was stored since (the stream's head is older) or when the load already read them all; one
+    backwards Query otherwise (a snapshot was taken inside the window)."""
+    if command["idempotent"] or before.version == 0:
+        return None
+    started = command.get("startedAt")
+    if not started:  # an input from before startedAt existed (an execution in flight across a deploy)
+        since, recent = "", before.recent
+    else:
+        since = (datetime.fromisoformat(started.replace("Z", "+00:00")) - CLOCK_SKEW).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        if (before.last_timestamp or "") < since:
+            return None
+        recent = before.recent
+        if not recent or (recent[0]["timestamp"] >= since and recent[0]["eventSequence"] > 1):
+            recent = store.read_back(command["aggregateId"], since)
+    mine = [e for e in recent if e["timestamp"] >= since and e["metadata"].get("commandId") == command["commandId"]]
+    return _replayed(aggregate, command, mine) if mine else None
+
+
+def _earlier_create(store: EventStore, aggregate: Aggregate, command: dict[str, Any],
+                    existing: dict[str, Any] | None = None, count: int | None = None) -> dict[str, Any] | None:
+    """A create refused because the stream exists: this command's own earlier attempt, when the first event
+    (returned by the refused write, else read) carries its commandId. `count`: how many events it appends."""
+    if existing is None or existing.get("eventSequence") != 1:
+        existing = next(iter(store.read(command["aggregateId"], 1, 1, upcast=False)), None)
+    if existing is None or existing["metadata"].get("commandId") != command["commandId"]:
+        return None
+    mine = [existing] if count == 1 else [
+        e for e in store.read(command["aggregateId"], 1, count or MAX_TRANSACTION_ITEMS, upcast=False)
+        if e["metadata"].get("commandId") == command["commandId"]]
+    return _replayed(aggregate, command, mine)
+
+
+def _replayed(aggregate: Aggregate, command: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The outcome an earlier attempt answered, rebuilt from the events it stored."""
+    events = sorted(events, key=lambda e: e["eventSequence"])
+    response = {
+        "aggregateId": command["aggregateId"], "aggregateType": aggregate.type,
+        "version": events[-1]["eventSequence"], "commandId": command["commandId"],
+        "correlationId": events[0]["correlationId"],
+        "events": [{"eventId": e["eventId"], "eventType": e["eventType"], "eventSequence": e["eventSequence"],
+                    "version": e["version"]} for e in events],
+    }
+    if command.get("continues"):
+        response = _continued(command["continues"]["response"], response)
+    return {"response": response, "stream": stream_of(response), "replayed": True}
+
+
 def _continued(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
     """The answer of a request whose workflow appended twice (UploadTemplate: TemplateUploaded, then the
     TemplateValidated of its validation step): the client's commandId, every event, the last version."""
@@ -248,11 +322,13 @@ def _continued(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
 def follow_up(command: dict[str, Any], outcome: dict[str, Any], command_type: str) -> dict[str, Any]:
     """A command a workflow runs after `command` on the same stream, answered together with it (see _continued).
 
-    Its commandId derives from the first one's, so a retried or replayed request finds its record."""
+    Its commandId derives from the first one's, so a retried or replayed request finds its record (a client's
+    commandId) or its events (a server-made one, within the request's `startedAt` window)."""
     return {"commandType": command_type, "aggregateType": command["aggregateType"],
             "aggregateId": outcome["response"]["aggregateId"], "aggregateIdGiven": True, "expectedVersion": None,
-            "commandId": f"{outcome['response']['commandId']}/{command_type}", "idempotent": True,
+            "commandId": f"{outcome['response']['commandId']}/{command_type}", "idempotent": command["idempotent"],
             "correlationId": command["correlationId"], "actorId": command["actorId"], "data": {},
+            "startedAt": command.get("startedAt"),
             "continues": {"response": outcome["response"], "stream": outcome["stream"]}}
 
 
@@ -296,15 +372,19 @@ def _response(aggregate: Aggregate, command: dict, base: int, records: list[dict
 
 
 def _command_log_item(command: dict, response: dict) -> dict[str, dict[str, str]]:
-    return {"commandId": {"S": command["commandId"]}, "fingerprint": {"S": command_fingerprint(command)},
+    item = {"commandId": {"S": command["commandId"]}, "fingerprint": {"S": command_fingerprint(command)},
             "commandType": {"S": command["commandType"]}, "aggregateId": {"S": command["aggregateId"]},
             "response": {"S": dumps(response)}, "recordedAt": {"S": now_iso()}}
+    days = int(os.environ.get("IDEMPOTENCY_WINDOW_DAYS") or 0)
+    if days > 0:  # the table's TTL attribute: DynamoDB deletes the record (free) some time after it expires
+        item["expiresAt"] = {"N": str(int((datetime.now(UTC) + timedelta(days=days)).timestamp()))}
+    return item
 
 
-def _recorded_outcome(store: EventStore, command: dict) -> dict[str, Any] | None:
+def _recorded_outcome(store: EventStore, command: dict, consistent: bool = True) -> dict[str, Any] | None:
     """The stored outcome of this commandId (the same command again), IdempotencyKeyReused, or None."""
     item = store.client.get_item(TableName=store.command_table, Key={"commandId": {"S": command["commandId"]}},
-                                 ConsistentRead=True).get("Item")
+                                 ConsistentRead=consistent).get("Item")
     if item is None:
         return None
     if item["fingerprint"]["S"] != command_fingerprint(command):

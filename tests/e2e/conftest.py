@@ -12,8 +12,8 @@ from local_helpers import ROOT, CliRuntime
 def cli_runtime():
     started: list[CliRuntime] = []
 
-    def start(state_dir: Path, ephemeral: bool = False) -> CliRuntime:
-        rt = CliRuntime(state_dir, ephemeral)
+    def start(state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> CliRuntime:
+        rt = CliRuntime(state_dir, ephemeral, inject)
         started.append(rt)
         return rt
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,10 +47,13 @@ def free_port() -> int:
 class CliRuntime:
     """`python -m chronicle.cli local ...` in a subprocess, stopped with SIGINT like a user's Ctrl-C."""
 
-    def __init__(self, state_dir: Path, ephemeral: bool = False) -> None:
+    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "chronicle.cli", "local", "--port", str(self.port),
+        self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
+        # inject: outages for tests/e2e/patched_local.py (e.g. ["--refuse-bus", "chronicle.Project"])
+        program = [str(ROOT / "tests" / "e2e" / "patched_local.py"), *inject, "--"] if inject else ["-m", "chronicle.cli"]
+        args = [sys.executable, *program, "local", "--port", str(self.port),
                 "--aws-port", str(self.aws_port), "--state-dir", str(state_dir)]
         if ephemeral:
             args.append("--ephemeral")
@@ -70,11 +74,19 @@ class CliRuntime:
         else:
             raise AssertionError("chronicle local exited:\n" + "".join(self.output))
         self.startup_seconds = time.monotonic() - self.started
+        # Keep reading: the handlers log to stdout, and a full pipe would block them mid-command.
+        self._reader = threading.Thread(target=lambda: self.output.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self._reader.join(timeout=10)
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=30)
-        self.output.append(out)
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=10)
         assert self.proc.returncode == 0, "".join(self.output)
         return "".join(self.output)
 

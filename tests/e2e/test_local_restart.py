@@ -24,8 +24,8 @@ def test_restart_keeps_state_and_ephemeral_keeps_nothing(cli_runtime, tmp_path):
     project_id = body["aggregateId"]
     out = first.stop()
     assert "Stopped." in out
-    saved = json.loads((state / "dynamodb" / "chronicle-EventStoreTable.json").read_text())
-    assert [i["aggregateId"]["S"] for i in saved["items"]] == [project_id]
+    saved = json.loads((state / "snapshot.json").read_text())
+    assert [i["aggregateId"]["S"] for i in saved["tables"]["chronicle-EventStoreTable"]] == [project_id]
 
     second = cli_runtime(state)
     assert graphql(second.url, QUERY, id=project_id)["project"] == {"id": project_id, "name": "Kept", "version": 1}
@@ -34,12 +34,10 @@ def test_restart_keeps_state_and_ephemeral_keeps_nothing(cli_runtime, tmp_path):
     assert (status, body["error"]) == (409, "AggregateAlreadyExists")  # the event store came back too
     second.stop()
 
-    before = sorted(p.name for p in (state / "dynamodb").iterdir())
+    before = {p: p.read_bytes() for p in state.rglob("*") if p.is_file()}
     third = cli_runtime(state, ephemeral=True)
     assert graphql(third.url, QUERY, id=project_id)["project"] is None
     status, _ = http("POST", f"{third.url}/commands/CreateProject", {"data": {"name": "Gone", "ownerId": "bob"}})
     assert status == 200
     third.stop()
-    assert sorted(p.name for p in (state / "dynamodb").iterdir()) == before
-    saved = json.loads((state / "dynamodb" / "chronicle-EventStoreTable.json").read_text())
-    assert [i["aggregateId"]["S"] for i in saved["items"]] == [project_id]  # the ephemeral run wrote nothing
+    assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file()} == before  # the ephemeral run wrote nothing

@@ -216,7 +216,7 @@ def test_template_bodies_survive_a_restart(cli_runtime, tmp_path):
     first = cli_runtime(state)
     template_id = upload(first)
     first.stop()
-    assert (state / "s3").is_dir()
+    assert any((state / "blobs").iterdir())  # the body, content-addressed (docs/local-runtime.md, State)
     second = cli_runtime(state)
     query = 'query T($id: ID!) { template(id: $id) { body validation { valid } } }'
     assert graphql(second.url, query, id=template_id)["template"] == {"body": BODY, "validation": {"valid": True}}

@@ -145,6 +145,35 @@ def test_archive_and_verify_samples(aws):
     assert verified["ok"] and verified["reports"][0]["sources"] == {"archive": 1, "table": 1}
 
 
+def test_stream_publisher_sample_and_a_refused_entry(aws, monkeypatch):
+    """The safety net puts what PublishEvents would put (same Source, DetailType, Detail), skips items that are not
+    events, and reports a refused entry's record so that Lambda retries from it."""
+    import chronicle.aws as chronicle_aws
+    from chronicle.commands import event_bridge_entries
+    from chronicle.eventstore.items import from_item
+
+    events_client = chronicle_aws.client("events")
+    stream_publisher = handler("stream_publisher")
+    batch = sample("stream_publisher", "event-inserted")
+    calls = []
+
+    def put_events(Entries):  # noqa: N803 - boto3's parameter name
+        calls.append(Entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
+
+    monkeypatch.setattr(events_client, "put_events", put_events)
+    assert stream_publisher(batch, Context()) == {"batchItemFailures": []}
+    stored = from_item(batch["Records"][0]["dynamodb"]["NewImage"])
+    assert calls == [event_bridge_entries([stored], "chronicle-events")]  # the reservation item is not an event
+
+    def refuse(Entries):  # noqa: N803
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}]}
+
+    monkeypatch.setattr(events_client, "put_events", refuse)
+    assert stream_publisher(batch, Context()) == {
+        "batchItemFailures": [{"itemIdentifier": "111100000000000000000001"}]}
+
+
 def test_resolver_errors_reach_appsync_as_their_code_and_a_plain_message(aws, caplog):
     resolver = handler("graphql_resolver")
     event = sample("graphql_resolver", "query-history")

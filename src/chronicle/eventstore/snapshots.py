@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +39,12 @@ class Loaded:
     snapshot_version: int  # the snapshot it started from (0: none)
     events_read: int
     head_hash: str = GENESIS  # what the next event chains from (chronicle.eventstore.chain)
+    # The last events this load read (at most RECENT_KEPT, oldest first, as stored): a command recognises its own
+    # earlier attempt among them without another read (chronicle.commands).
+    recent: list[dict[str, Any]] = field(default_factory=list)
+
+
+RECENT_KEPT = 50
 
 
 class AggregateLoader:
@@ -61,13 +68,16 @@ class AggregateLoader:
         last_timestamp = snapshot["lastTimestamp"] if snapshot else None
         head_hash = snapshot["headHash"] if snapshot else GENESIS
         read = 0
+        recent: deque[dict[str, Any]] = deque(maxlen=RECENT_KEPT)
         for event in self.store.iter_events(aggregate_id, version + 1, as_of_version):
             if as_of_time is not None and event["timestamp"] > as_of_time:
                 break
             state = aggregate.evolve(state, event)
             version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
             head_hash = event.get("hash") or GENESIS
-        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, head_hash)
+            recent.append(event)
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, head_hash,
+                        recent=list(recent))
         if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
             self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)
         return loaded

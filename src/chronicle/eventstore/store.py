@@ -2,8 +2,11 @@
 
 An append writes events `expected+1 .. expected+n` with `attribute_not_exists` conditions, so two writers that
 read the same version can never both win; an exact expected version N > 0 also checks that event N exists, so no
-caller can leave a gap. One event with no record and no check is one PutItem; anything more is one
-TransactWriteItems, so a command's events and its command-log record are stored all together or not at all.
+caller can leave a gap, unless the caller has just read the stream at N (`head_read`). The write is one
+conditional PutItem when it is a single item (one event, no record, no check: 1 write unit per KB), else one
+TransactWriteItems (2 units per KB per item), so a command's events and whatever must go with them are stored all
+together or not at all. A refused event write returns the event already stored there (ALL_OLD, no extra request):
+AppendConflict.existing, which lets a command recognise its own earlier attempt.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ ExpectedVersion = int | Literal["no-stream", "any"]
 class AppendConflict(Exception):
     """Another writer got there first: the stream is not at the expected version."""
 
-    def __init__(self, aggregate_id: str, expected: ExpectedVersion):
+    def __init__(self, aggregate_id: str, expected: ExpectedVersion, existing: dict[str, Any] | None = None):
         self.aggregate_id, self.expected = aggregate_id, expected
+        self.existing = existing  # the stored event that refused the write, when DynamoDB returned it
         super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
 
 
@@ -78,7 +82,7 @@ class EventStore:
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, aggregate_id: str, events: list[dict[str, Any]], expected_version: ExpectedVersion,
                command_record: dict[str, dict[str, Any]] | None = None,
-               checks: list[dict[str, Any]] | None = None,
+               checks: list[dict[str, Any]] | None = None, head_read: bool = False,
                previous_hash: str | None = None) -> list[dict[str, Any]]:
         """Append `events` (records without eventSequence) after `expected_version`; returns them numbered, each
         with its `hash` (chronicle.eventstore.chain).
@@ -91,6 +95,9 @@ class EventStore:
         `checks` ([{aggregateId, version}] of other streams) makes the append conditional on each of those streams
         still being at that version: a ConditionCheck that event version+1 does not exist, in the same transaction
         (FactsChanged when one moved).
+
+        `head_read`: the caller read the stream at `expected_version` just before (events are never deleted, so
+        event N exists and needs no ConditionCheck).
 
         Raises AppendConflict when the stream moved, CommandAlreadyRecorded when `command_record`'s commandId
         is taken, PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
@@ -113,7 +120,7 @@ class EventStore:
         seal(items, GENESIS)  # a hash of the final size, so the limits below count it
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
-        check_previous = isinstance(expected_version, int) and base > 0
+        check_previous = isinstance(expected_version, int) and base > 0 and not head_read
         checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
         self._check_limits(items, command_record, extra_items=int(check_previous) + len(checks))
         if previous_hash is None:
@@ -121,33 +128,33 @@ class EventStore:
         seal(items, previous_hash)  # computed here, stored in the same request: the chain costs no request
         numbered = [{**event, "hash": item["hash"]["S"]} for event, item in zip(numbered, items, strict=True)]
 
-        condition = "attribute_not_exists(eventSequence)"
+        puts = [{"Put": {"TableName": self.event_table, "Item": item,
+                         "ConditionExpression": "attribute_not_exists(eventSequence)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for item in items]
+        if check_previous:
+            puts.append({"ConditionCheck": {
+                "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
+                "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
+        first_check = len(puts)
+        for check in checks:  # the other stream has no event after the version the decision read
+            puts.append({"ConditionCheck": {
+                "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
+                "Key": {"aggregateId": {"S": check["aggregateId"]},
+                        "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
+        if command_record is not None:
+            puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
+                                 "ConditionExpression": "attribute_not_exists(commandId)"}})
         try:
-            if len(items) == 1 and command_record is None and not check_previous and not checks:
-                self.client.put_item(TableName=self.event_table, Item=items[0], ConditionExpression=condition)
-            else:
-                puts = [{"Put": {"TableName": self.event_table, "Item": item, "ConditionExpression": condition}}
-                        for item in items]
-                if check_previous:
-                    puts.append({"ConditionCheck": {
-                        "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
-                        "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
-                first_check = len(puts)
-                for check in checks:  # the other stream has no event after the version the decision read
-                    puts.append({"ConditionCheck": {
-                        "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
-                        "Key": {"aggregateId": {"S": check["aggregateId"]},
-                                "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
-                if command_record is not None:
-                    puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
-                                         "ConditionExpression": "attribute_not_exists(commandId)"}})
-                self.client.transact_write_items(TransactItems=puts)
+            self._write(puts)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException":
-                raise AppendConflict(aggregate_id, expected_version) from None
+                existing = error.response.get("Item")
+                raise AppendConflict(aggregate_id, expected_version, from_item(existing) if existing else None) \
+                    from None
             if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                cancelled = error.response.get("CancellationReasons", [])
+                reasons = [r.get("Code") for r in cancelled]
                 if command_record is not None and len(reasons) == len(puts) \
                         and reasons[-1] == "ConditionalCheckFailed":
                     raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
@@ -156,7 +163,9 @@ class EventStore:
                 if moved:
                     raise FactsChanged(aggregate_id, moved) from None
                 # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
-                raise AppendConflict(aggregate_id, expected_version) from None
+                existing = next((r["Item"] for r in cancelled[:len(items)] if r.get("Item")), None)
+                raise AppendConflict(aggregate_id, expected_version, from_item(existing) if existing else None) \
+                    from None
             if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():
                 # DynamoDB measured an item over its limit that our estimate let through (moto's limit is
                 # 405,000 bytes, AWS documents 409,600): the write was refused whole, so nothing is stored.
@@ -165,6 +174,15 @@ class EventStore:
                     [{"bytes": max(item_size(item) for item in items), "limit": MAX_ITEM_BYTES}]) from None
             raise
         return numbered
+
+    def _write(self, writes: list[dict[str, Any]]) -> None:
+        """One request: a single Put as a conditional PutItem (half the write units of a transaction), anything
+        more (several events, a ConditionCheck, a record or reservation that must go with them) as one
+        TransactWriteItems."""
+        if len(writes) == 1 and "Put" in writes[0]:
+            self.client.put_item(**writes[0]["Put"])
+        else:
+            self.client.transact_write_items(TransactItems=writes)
 
     def _check_schema(self, event: dict[str, Any]) -> None:
         errors = self.schemas.event_errors(event["eventType"], int(event["version"]), event["eventData"])
@@ -259,6 +277,26 @@ class EventStore:
             yield from page["Items"]
             if "LastEvaluatedKey" not in page:
                 return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def read_back(self, aggregate_id: str, since: str) -> list[dict[str, Any]]:
+        """The stream's events stored with a timestamp at or after `since` (timestamps never decrease along a
+        stream), oldest first, as stored; read backwards from the head so only those are read."""
+        request = {
+            "TableName": self.event_table, "KeyConditionExpression": "aggregateId = :id",
+            "ExpressionAttributeValues": {":id": {"S": aggregate_id}}, "ScanIndexForward": False,
+            "ConsistentRead": True, "Limit": 25,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**request)
+            for item in page["Items"]:
+                event = from_item(item)
+                if event["timestamp"] < since:
+                    return found[::-1]
+                found.append(event)
+            if "LastEvaluatedKey" not in page:
+                return found[::-1]
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def version(self, aggregate_id: str) -> int:

@@ -49,9 +49,10 @@ def configure_environment(endpoint: str, port: int) -> None:
 class Emulator:
     """moto server with Step Functions execution enabled."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, fast: bool = True) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.fast = fast  # chronicle.local.fastpath: in-process transport and caches
         self._server = None
 
     @property
@@ -66,11 +67,21 @@ class Emulator:
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server = _MotoServer(self.host, self.port, self)
         self._server.start()
+        if self.fast:
+            from . import fastpath
+
+            fastpath.install_caches(self._server.dispatcher_app)
+            fastpath.install_transport(self.endpoint, self._server.app)
         self.reset()  # moto's backends are process-global: start from nothing even if a runtime ran before
         # "lambda.use_docker" must stay True: the simple (no-docker) backend never calls the seam.
         self.set_config({"stepfunctions": {"execute_state_machine": True}})
         log.debug("emulator on %s", self.endpoint)
         return self
+
+    @property
+    def dispatcher_app(self) -> Any:
+        """moto's DomainDispatcherApplication (for chronicle.local.fastpath)."""
+        return self._server.dispatcher_app if self._server else None
 
     def set_config(self, config: dict) -> None:
         """moto's documented server-mode switch: POST /moto-api/config."""
@@ -87,27 +98,35 @@ class Emulator:
             resp.read()
 
     def stop(self) -> None:
+        if self.fast:
+            from . import fastpath
+
+            fastpath.uninstall_transport(self.endpoint)
+            fastpath.uninstall_caches()
         if self._server is not None:
             self._server.stop()
             self._server = None
 
-    # -- change tracking (for persistence) --------------------------------------------------------------
-    dirty = False  # set by any request that may change DynamoDB items or S3 objects
+    # -- durability ------------------------------------------------------------------------------------
+    # Called after a request that may have changed DynamoDB items or S3 objects, before its answer leaves
+    # (the runtime sets DurableState.sync: whoever asked through this endpoint gets a durable answer too).
+    after_write: Any = None
 
-    def note_request(self, environ: dict) -> None:
-        """Flag writes to DynamoDB / S3 (the state persistence keeps); service from the SigV4 scope."""
+    @staticmethod
+    def is_write(environ: dict) -> bool:
+        """Whether a request may change DynamoDB items or S3 objects; service from the SigV4 scope."""
         auth = environ.get("HTTP_AUTHORIZATION", "")
         m = _SCOPE.search(auth)
         service = m.group(1) if m else ""
         method = environ.get("REQUEST_METHOD", "GET")
         if service == "dynamodb":
             op = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
-            if not op.startswith(_DYNAMODB_READS):
-                self.dirty = True
-        elif service == "s3" and method in ("PUT", "POST", "DELETE"):
-            self.dirty = True
-        elif not service and method in ("PUT", "POST", "DELETE") and not environ.get("PATH_INFO", "").startswith("/moto-api"):
-            self.dirty = True  # unsigned write: be conservative
+            return not op.startswith(_DYNAMODB_READS)
+        if service == "s3":
+            return method in ("PUT", "POST", "DELETE")
+        # unsigned write: be conservative
+        return not service and method in ("PUT", "POST", "DELETE") and not environ.get("PATH_INFO", "").startswith(
+            "/moto-api")
 
 
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -115,10 +134,12 @@ _DYNAMODB_READS = ("Get", "Query", "Scan", "Describe", "List", "BatchGet", "Tran
 
 
 class _MotoServer:
-    """ThreadedMotoServer's few lines, with a WSGI wrapper that tells the emulator about writes."""
+    """ThreadedMotoServer's few lines, with a WSGI wrapper that makes writes durable before they are answered."""
 
     def __init__(self, host: str, port: int, emulator: Emulator) -> None:
         self.host, self.port, self.emulator = host, port, emulator
+        self.app: Any = None  # the WSGI application (moto's, wrapped)
+        self.dispatcher_app: Any = None  # moto's DomainDispatcherApplication
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -134,8 +155,15 @@ class _MotoServer:
         emulator = self.emulator
 
         def app(environ: dict, start_response: Any) -> Any:
-            emulator.note_request(environ)
-            return moto_app(environ, start_response)
+            body = moto_app(environ, start_response)
+            # werkzeug sends the status line with the first body chunk: syncing here still precedes the answer.
+            # In-process callers (handlers, the interpreter) are synced by the command answer they are part of.
+            if emulator.after_write is not None and not environ.get("chronicle.in_process") \
+                    and emulator.is_write(environ):
+                emulator.after_write()
+            return body
+
+        self.app, self.dispatcher_app = app, moto_app
 
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

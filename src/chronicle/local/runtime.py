@@ -1,9 +1,9 @@
-"""`chronicle local` as a Python object: emulator + stack + seam + persistence + HTTP server.
+"""`chronicle local` as a Python object: emulator + stack + seam + durable state + HTTP server.
 
     rt = LocalRuntime(root=".", port=0, aws_port=0, state_dir=tmp).start()
     rt.url            # http://127.0.0.1:<port>
     rt.aws_endpoint   # http://127.0.0.1:<aws port>, for boto3 / aws --endpoint-url
-    rt.stop()         # saves state (unless ephemeral)
+    rt.stop()         # stops accepting, lets running requests finish, then checkpoints (unless ephemeral)
 
 Order matters: the emulator sets ``AWS_ENDPOINT_URL`` & co. in ``os.environ`` before any handler module is
 imported (handlers are imported lazily, on first invoke), then the template's shared function environment is
@@ -80,8 +80,8 @@ class LocalRuntime:
     def __init__(self, root: str | Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
-                 save_interval: float = 2.0, settle_timeout: float = 5.0,
-                 graphql_resolve: Any = None) -> None:
+                 settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
+                 compact_bytes: int = 16 * 1024 * 1024) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -91,15 +91,20 @@ class LocalRuntime:
         self.state_dir = state if state.is_absolute() else self.root / state
         self.template_path = self.root / template
         self.schema_path = self.root / schema
-        self.save_interval = save_interval
+        self.drain_timeout = drain_timeout  # how long stop() lets running requests finish
+        self.compact_bytes = compact_bytes  # journal size that triggers a checkpoint
         self.settle_timeout = settle_timeout
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
+        self.registry: seam.HandlerRegistry | None = None
         self.websocket: Any = None
         self.poller: Any = None
-        self.persister: Any = None
+        self.streams: Any = None
+        self.statedir: Any = None
+        self.durable: Any = None
+        self.republished: list[dict[str, Any]] = []
         self.server: Any = None
         self.loaded: dict[str, int] = {}
         self.startup_seconds = 0.0
@@ -127,17 +132,23 @@ class LocalRuntime:
         t0 = time.monotonic()
         if not self.template_path.is_file():
             raise FileNotFoundError(f"{self.template_path} not found (run from the project directory)")
-        # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
-        _check_free(self.host, self.port, "--port")
-        _check_free(self.host, self.aws_port, "--aws-port")
+        if not self.ephemeral:
+            from .statedir import StateDir
+
+            # First of all: a second runtime on the same directory stops here, naming the first one (before the
+            # port checks: it usually wants the first one's port too).
+            self.statedir = StateDir(self.state_dir).acquire()
         self._saved_env = dict(os.environ)
-        self.emulator = Emulator(self.host, self.aws_port).start()
         try:
+            # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
+            _check_free(self.host, self.port, "--port")
+            _check_free(self.host, self.aws_port, "--aws-port")
+            self.emulator = Emulator(self.host, self.aws_port).start()
             _clear_process_caches()
             # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so
             # the local event store keeps the guarantees DynamoDB gives in AWS (docs/eventstore.md).
             moto_atomic.install()
-            registry = seam.HandlerRegistry()
+            registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
             self.stack = build_stack(self.template_path, session=session, stack_name=STACK_NAME)
@@ -145,17 +156,16 @@ class LocalRuntime:
             for name, spec in self.stack.handlers.items():
                 registry.register(name, spec)
 
-            if not self.ephemeral:
-                from .persistence import StatePersister
+            if self.statedir is not None:
+                from .durable import DurableState
 
-                emulator = self.emulator
-                self.persister = StatePersister(
-                    self.state_dir, list(self.stack.tables.values()), list(self.stack.buckets.values()), session,
-                    is_dirty=lambda: emulator.dirty, clear_dirty=lambda: setattr(emulator, "dirty", False),
-                    interval=self.save_interval,
-                )
-                self.loaded = self.persister.load()
-                self.persister.start()
+                self.durable = DurableState(
+                    self.statedir, list(self.stack.tables.values()), list(self.stack.buckets.values()),
+                    event_table=self.stack.environment.get("EVENT_TABLE"), compact_bytes=self.compact_bytes)
+                self.loaded = self.durable.load()
+                self.durable.start()
+                self.emulator.after_write = self.durable.sync
+                seam.on_delivered(self.durable.mark_published)
 
             from .graphql_local import LocalGraphQL, limits_from_template
             from .server import CommandRunner, LocalServer
@@ -171,26 +181,58 @@ class LocalRuntime:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
             runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
-                                   after_success=lambda: dispatcher.wait_idle(self.settle_timeout))
+                                   # read-your-writes: this command's events projected (not everyone's)
+                                   after_success=lambda: dispatcher.wait_for(dispatcher.ticket(),
+                                                                             self.settle_timeout))
             if self.stack.queue_consumers:
                 from .queues import QueuePoller
 
                 self.poller = QueuePoller(session.client("sqs"), self.stack.queue_consumers)
                 self.poller.start()
+            if self.stack.stream_consumers:
+                from .streams import StreamPoller
+
+                self.streams = StreamPoller(session.client("dynamodbstreams"), session.client("sqs"),
+                                            self.stack.stream_consumers)
+                self.streams.start()
             with _naming_the_port(self.host, self.port, "--port"):
-                self.server = LocalServer(self.host, self.port, runner, graphql, self.health)
+                self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
+                                          before_answer=self.durable.sync if self.durable else None)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
                 self.websocket = GraphQLWebSocket(graphql, graphql.hub)
                 self.server.websocket_handler = self.websocket
+            if self.durable is not None:
+                self._republish()
             self.server.start()
+            if self.statedir is not None:
+                self.statedir.set_owner(port=self.server.port, awsPort=self.emulator.port)
         except BaseException:
             self.stop(save=False)
             raise
         self._started = True
         self.startup_seconds = time.monotonic() - t0
         return self
+
+    def _republish(self) -> None:
+        """Publish again what the store holds and the bus never delivered (a crash between append and publish,
+        or events in flight): the projections are idempotent, so repeating is safe."""
+        from chronicle import aws
+        from chronicle.commands import publish
+
+        lagging = self.durable.lagging_streams()
+        if not lagging:
+            return
+        store, events, bus = aws.event_store(), aws.client("events"), aws.env("EVENT_BUS")
+        for stream in lagging:
+            try:
+                publish({"stream": stream}, store, events, bus)
+                self.republished.append(stream)
+            except Exception:  # noqa: BLE001 - the next start tries again; the log says which
+                log.exception("re-publishing %s failed", stream)
+        log.info("re-published %d streams the bus had not delivered", len(self.republished))
+        self.dispatcher.wait_idle(self.settle_timeout)
 
     def _wire_subscriptions(self, graphql: Any) -> None:
         """The template's EventBridge -> AppSync rule targets, run against the local GraphQL API."""
@@ -220,6 +262,10 @@ class LocalRuntime:
             "events": {"delivered": self.dispatcher.delivered, "failed": self.dispatcher.failed}
             if self.dispatcher else {},
             "queues": {"processed": self.poller.processed, "failed": self.poller.failed} if self.poller else {},
+            "streams": {"delivered": self.streams.delivered, "failed": self.streams.failed} if self.streams else {},
+            "journal": {"records": self.durable.journal.records, "fsyncs": self.durable.journal.syncs,
+                        "checkpoints": self.durable.checkpoints, "republishedStreams": len(self.republished)}
+            if self.durable and self.durable.journal else None,
         }
 
     def stop(self, save: bool = True) -> None:
@@ -229,20 +275,26 @@ class LocalRuntime:
         if self.websocket is not None:
             self.websocket.close_all()
         if self.server is not None:
-            self.server.stop()
+            # Stop accepting, let running requests finish (each syncs before it answers), refuse what comes after.
+            self.server.stop(drain_timeout=self.drain_timeout)
         if self.poller is not None:
             self.poller.stop()
+        if self.streams is not None:
+            self.streams.stop()
         if self.dispatcher is not None:
             self.dispatcher.wait_idle(self.settle_timeout)
-        if self.persister is not None:
+        if self.durable is not None:
             try:
-                self.persister.stop(save=save and self._started)
+                # The last durable point; a request still running after the drain gets 503 instead of a 200.
+                self.durable.close(checkpoint=save and self._started)
             except Exception:  # noqa: BLE001
                 log.exception("saving local state on shutdown failed")
         seam.uninstall()
         moto_atomic.uninstall()
         if self.emulator is not None:
             self.emulator.stop()
+        if self.statedir is not None:
+            self.statedir.release()
         if self._saved_env is not None:  # leave the process environment as we found it
             for key in set(os.environ) - set(self._saved_env):
                 del os.environ[key]
@@ -274,7 +326,9 @@ class LocalRuntime:
             f"  AWS endpoint {self.aws_endpoint}   (any region and key: no AWS account or configuration needed)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  State        {'ephemeral (nothing kept)' if self.ephemeral else self.state_dir}"
-            + (f"  (loaded {sum(self.loaded.values())} items/objects)" if self.loaded else ""),
+            + (f"  (loaded {sum(self.loaded.values())} items/objects, {self.durable.replayed} journal records"
+               f"{f', re-published {len(self.republished)} streams' if self.republished else ''})"
+               if self.durable and (self.loaded or self.durable.replayed) else ""),
             f"  Started in   {self.startup_seconds:.1f} s",
             "",
             "Try:",

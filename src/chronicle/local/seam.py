@@ -54,6 +54,7 @@ log = logging.getLogger("chronicle.local.seam")
 # (module, class, method, expected parameter names): what the seam relies on in moto.
 _LAMBDA_TARGET = ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda", ["self", "event"])
 _RULE_TARGET = ("moto.events.models", "Rule", "send_to_targets", ["self", "original_event", "transform_input"])
+_PUT_EVENTS = ("moto.events.models", "EventsBackend", "put_events", ["self", "events"])
 
 
 class SeamError(RuntimeError):
@@ -216,6 +217,8 @@ class EventDispatcher:
         self.base_delay = base_delay
         self._queue: queue.Queue[tuple[str, dict[str, Any], str | None] | Callable[[], Any] | None] = queue.Queue()
         self._pending = 0
+        self._submitted = 0  # items ever submitted; they run in this order
+        self._finished = 0  # items ever finished
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.delivered = 0
@@ -237,12 +240,31 @@ class EventDispatcher:
         Chronicle itself, such as a rule's AppSync target)."""
         with self._cond:
             self._pending += 1
-        self._queue.put(call)
+            self._submitted += 1
+            self._queue.put(call)
 
     def submit(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
         with self._cond:
             self._pending += 1
-        self._queue.put((function_arn, event, dlq_arn))
+            self._submitted += 1
+            self._queue.put((function_arn, event, dlq_arn))
+
+    def ticket(self) -> int:
+        """A mark after everything submitted so far (for :meth:`wait_for`)."""
+        with self._cond:
+            return self._submitted
+
+    def wait_for(self, ticket: int, timeout: float = 5.0) -> bool:
+        """Block until everything submitted before ``ticket`` was delivered (not what came after, as
+        :meth:`wait_idle` would under load); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._finished < ticket:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every submitted event was delivered (or dead-lettered); False on timeout."""
@@ -270,6 +292,7 @@ class EventDispatcher:
             finally:
                 with self._cond:
                     self._pending -= 1
+                    self._finished += 1
                     self._cond.notify_all()
 
     def _deliver(self, function_arn: str, event: dict[str, Any], dlq_arn: str | None) -> None:
@@ -326,11 +349,31 @@ _installed: dict[str, Any] = {}
 _install_lock = threading.Lock()
 # rule name -> callbacks for targets moto cannot deliver and Chronicle runs itself (an AppSync target).
 _rule_callbacks: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
+_delivered_callbacks: list[Callable[[str, int], Any]] = []
 
 
 def on_rule(rule_name: str, callback: Callable[[dict[str, Any]], Any]) -> None:
     """Call ``callback(event)`` on the dispatcher thread for each event rule ``rule_name`` matches."""
     _rule_callbacks.setdefault(rule_name, []).append(callback)
+
+
+def on_delivered(callback: Callable[[str, int], Any]) -> None:
+    """Call ``callback(aggregateId, eventSequence)`` on the dispatcher thread once a stored event the bus accepted
+    has been handed to every target of every rule it matched (delivered, or dead-lettered after its retries).
+    The dispatcher runs in put order, so a call queued right after PutEvents runs after those deliveries."""
+    _delivered_callbacks.append(callback)
+
+
+def _stored_event(entry: dict[str, Any]) -> tuple[str, int] | None:
+    """(aggregateId, eventSequence) when a PutEvents entry carries a stored event (PublishEvents' Detail)."""
+    try:
+        detail = json.loads(entry.get("Detail") or "null")
+    except ValueError:
+        return None
+    if isinstance(detail, dict) and isinstance(detail.get("aggregateId"), str) \
+            and isinstance(detail.get("eventSequence"), int) and "eventId" in detail:
+        return detail["aggregateId"], detail["eventSequence"]
+    return None
 
 
 def _resolve(target: tuple[str, str, str, list[str]]) -> tuple[type, Callable[..., Any]]:
@@ -357,6 +400,7 @@ def check() -> None:
     """Raise :class:`SeamError` if moto's internals are not what the seam replaces."""
     _resolve(_LAMBDA_TARGET)
     _resolve(_RULE_TARGET)
+    _resolve(_PUT_EVENTS)
 
 
 def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None) -> EventDispatcher:
@@ -368,6 +412,7 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
             _uninstall_locked()
         lambda_cls, lambda_original = _resolve(_LAMBDA_TARGET)
         rule_cls, rule_original = _resolve(_RULE_TARGET)
+        events_cls, put_events_original = _resolve(_PUT_EVENTS)
         dispatcher = dispatcher or EventDispatcher()
         dispatcher.start()
 
@@ -394,12 +439,24 @@ def install(registry: HandlerRegistry, dispatcher: EventDispatcher | None = None
                 rule_original(shallow, original_event, transform_input)
             return None
 
+        def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            results = put_events_original(self, events)
+            if _delivered_callbacks:
+                for entry, result in zip(events, results, strict=False):
+                    stored = None if result.get("ErrorCode") else _stored_event(entry)
+                    for callback in _delivered_callbacks if stored else ():
+                        dispatcher.submit_call(lambda callback=callback, stored=stored: callback(*stored))
+            return results
+
         _invoke_lambda.__wrapped__ = lambda_original  # type: ignore[attr-defined]
         send_to_targets.__wrapped__ = rule_original  # type: ignore[attr-defined]
         lambda_cls._invoke_lambda = _invoke_lambda
         rule_cls.send_to_targets = send_to_targets
+        put_events.__wrapped__ = put_events_original  # type: ignore[attr-defined]
+        events_cls.put_events = put_events
         _installed.update(lambda_cls=lambda_cls, lambda_original=lambda_original, rule_cls=rule_cls,
-                          rule_original=rule_original, dispatcher=dispatcher)
+                          rule_original=rule_original, events_cls=events_cls, put_events_original=put_events_original,
+                          dispatcher=dispatcher)
         return dispatcher
 
 
@@ -408,9 +465,11 @@ def _uninstall_locked() -> None:
         return
     _installed["lambda_cls"]._invoke_lambda = _installed["lambda_original"]
     _installed["rule_cls"].send_to_targets = _installed["rule_original"]
+    _installed["events_cls"].put_events = _installed["put_events_original"]
     _installed["dispatcher"].stop()
     _installed.clear()
     _rule_callbacks.clear()
+    _delivered_callbacks.clear()
 
 
 def uninstall() -> None:

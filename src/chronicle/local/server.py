@@ -10,6 +10,15 @@ After a successful command the server waits (briefly, bounded) until EventBridge
 to the projections, so a query right after a command sees its effect locally. In AWS the read side is
 eventually consistent; clients must not rely on this.
 
+Durability: a command is answered only after ``before_answer`` (the runtime's journal sync) returned, so whatever
+it reports is on disk; once the runtime stopped syncing it is answered 503 instead.
+
+Connections: the listen backlog is ``REQUEST_QUEUE_SIZE``; at most ``MAX_CONNECTIONS`` are served at once (one
+thread each; beyond that a connection gets 503 and is closed); a connection that sends nothing for
+``IDLE_TIMEOUT`` seconds, in its headers, its body or between keep-alive requests, is closed (408 when a body
+stalled). :meth:`LocalServer.stop` stops accepting, lets running requests finish, and answers 503 to requests
+that arrive on kept-alive connections after that.
+
 Subscriptions (graphql-transport-ws over WebSocket on ``/graphql``) plug in through
 :attr:`LocalServer.websocket_handler` (the runtime sets ``websocket.GraphQLWebSocket``); without one, an Upgrade
 request gets 501.
@@ -32,9 +41,15 @@ from chronicle import strictjson
 from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
+from . import fastpath
+from .journal import JournalClosed
+
 log = logging.getLogger("chronicle.local.server")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+REQUEST_QUEUE_SIZE = 512  # listen backlog (the standard library's 5 overflowed under 16 clients)
+MAX_CONNECTIONS = 256  # threads serving connections at once
+IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent (headers, body, keep-alive) before it is closed
 _COMMAND_PATH = re.compile(r"^/commands/([^/?#]+)/?$")
 _COMMAND_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")  # the same pattern as api/openapi.yaml
 
@@ -73,19 +88,27 @@ class CommandRunner:
         if size > MAX_EXECUTION_INPUT_BYTES:  # Step Functions would refuse to start it (InvalidExecutionInput)
             return 413, too_large("command (JSON-escaped, as Step Functions carries it)", size,
                                   MAX_EXECUTION_INPUT_BYTES).body()
-        execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
-                                             input=execution_input)["executionArn"]
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            desc = self.sfn.describe_execution(executionArn=execution)
-            if desc["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
-                                       [{"executionArn": execution}])
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+        execution_arn = arn.replace(":stateMachine:", ":execution:", 1) + f":{request_id}"
+        finished = fastpath.watch(execution_arn)  # set the moment it ends; None: poll
+        try:
+            execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
+                                                 input=execution_input)["executionArn"]
+            deadline = time.monotonic() + self.timeout
+            delay = 0.005
+            while True:
+                if finished is not None:
+                    finished.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+                desc = self.sfn.describe_execution(executionArn=execution)
+                if desc["status"] != "RUNNING":
+                    break
+                if time.monotonic() > deadline:
+                    return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
+                                           [{"executionArn": execution}])
+                if finished is None:
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.05)
+        finally:
+            fastpath.unwatch(execution_arn)
         if desc["status"] == "SUCCEEDED":
             if self.after_success is not None:
                 self.after_success()
@@ -102,6 +125,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "chronicle-local"
+    timeout = IDLE_TIMEOUT  # StreamRequestHandler sets it on the socket: every read and write is bounded
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s " + fmt, self.address_string(), *args)
@@ -209,16 +237,43 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _safe(self, fn: Callable[[], None]) -> None:
+        server = self.server
+        with server.activity:
+            if server.closing:
+                refuse = True
+            else:
+                refuse = False
+                server.running += 1
+        if refuse:  # the runtime is stopping: nothing new starts
+            self.close_connection = True
+            try:
+                self._send_json(503, error_body("ServiceUnavailable", "The local runtime is stopping."),
+                                {"connection": "close"})
+            except OSError:
+                pass
+            return
         try:
             fn()
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except TimeoutError:  # the client stopped sending in the middle of its request
+            self.close_connection = True
+            try:
+                self._send_json(408, error_body("RequestTimeout",
+                                                f"Nothing received for {self.server.idle_timeout:g} s."),
+                                {"connection": "close"})
+            except OSError:
+                pass
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("request %s %s failed", self.command, self.path)
             try:
                 self._send_json(500, error_body("InternalError", "The local runtime failed; see its log."))
             except OSError:
                 pass
+        finally:
+            with server.activity:
+                server.running -= 1
+                server.activity.notify_all()
 
     # -- routes ----------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
@@ -258,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
                                                                   "not served by this server (no websocket handler)."))
             else:
+                self.connection.settimeout(None)  # a subscription may stay quiet for long; the protocol has pings
                 handler(self)
         elif path == "/graphql" or _COMMAND_PATH.match(path):
             self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
@@ -298,6 +354,13 @@ class _Handler(BaseHTTPRequestHandler):
                     {"path": "$", "message": f"byte {error.start}: {error.reason}"}]))
                 return
             status, body = self.server.runner.run(command_type, text, actor)
+            if self.server.before_answer is not None:
+                try:
+                    self.server.before_answer()  # what the answer reports is on disk before it leaves
+                except JournalClosed:
+                    self.close_connection = True
+                    status, body = 503, error_body("ServiceUnavailable", "The local runtime stopped before this "
+                                                   "command's outcome was saved; retry it with the same commandId.")
             self._send_json(status, body)
         else:
             self._graphql(raw)
@@ -326,20 +389,56 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = REQUEST_QUEUE_SIZE
     runner: CommandRunner
     graphql: Any
     websocket_handler: Callable[[BaseHTTPRequestHandler], None] | None
     health: Callable[[], dict[str, Any]]
+    before_answer: Callable[[], None] | None
+
+    def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        super().__init__(address, handler)
+        self.idle_timeout = idle_timeout
+        self.activity = threading.Condition()
+        self.running = 0  # requests being handled (not idle kept-alive connections)
+        self.closing = False
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            # Every thread is busy: answer at once instead of queueing an unbounded number of threads.
+            body = json.dumps(error_body("ServiceUnavailable", "Too many connections; retry.")).encode()
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                                b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
-                 health: Callable[[], dict[str, Any]]) -> None:
-        self.httpd = _HTTPServer((host, port), _Handler)
+                 health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
+                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+        self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections)
         self.httpd.runner = runner
         self.httpd.graphql = graphql
         self.httpd.websocket_handler = None
         self.httpd.health = health
+        self.httpd.before_answer = before_answer
         self._thread: threading.Thread | None = None
 
     @property
@@ -359,11 +458,24 @@ class LocalServer:
                                         name="chronicle-http", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout: float = 30.0) -> bool:
+        """Stop accepting, then wait (at most ``drain_timeout``) for running requests; False if some still run."""
+        with self.httpd.activity:
+            self.httpd.closing = True
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        deadline = time.monotonic() + drain_timeout
+        with self.httpd.activity:
+            while self.httpd.running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("%d requests still running after %g s; stopping anyway (they will get 503)",
+                                self.httpd.running, drain_timeout)
+                    return False
+                self.httpd.activity.wait(left)
+        return True
 
 
 __all__ = ["CommandRunner", "LocalServer", "MAX_BODY", "HTTPStatus"]

@@ -12,7 +12,8 @@ itself and understands the small part of CloudFormation the project uses:
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``/``Conditions`` (Equals/Not/And/Or);
 - resources: ``AWS::DynamoDB::Table``, ``AWS::Events::EventBus``, ``AWS::S3::Bucket``, ``AWS::SQS::Queue``,
   ``AWS::Serverless::Function`` (Globals.Function merged; ``EventBridgeRule`` and ``SQS`` events),
-  ``AWS::Lambda::EventSourceMapping`` (SQS: polled by ``chronicle.local.queues``),
+  ``AWS::Lambda::EventSourceMapping`` (SQS: polled by ``chronicle.local.queues``; DynamoDB streams: read by
+  ``chronicle.local.streams``),
   ``AWS::Events::Rule`` (Lambda/SQS targets; AppSync targets go to ``Stack.graphql_targets``), ``AWS::Serverless::StateMachine`` /
   ``AWS::StepFunctions::StateMachine`` (DefinitionUri/Definition + DefinitionSubstitutions).
   Everything else (IAM, Logs, Api, AppSync, layers, alarms ...) is skipped with a debug log.
@@ -162,6 +163,29 @@ class QueueConsumer:
 
 
 @dataclass
+class StreamConsumer:
+    """A function's DynamoDB stream event source (chronicle.local.streams)."""
+
+    stream_arn: str
+    function_arn: str
+    batch_size: int = 100
+    report_failures: bool = False
+    filters: list[str] = field(default_factory=list)  # FilterCriteria patterns (EventBridge syntax)
+    max_retries: int = 3
+    on_failure: str | None = None  # DestinationConfig.OnFailure queue ARN
+    starting_position: str = "LATEST"
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        if not self.filters:
+            return True
+        if not hasattr(self, "_patterns"):
+            from moto.events.models import EventPattern  # Lambda filters use EventBridge's pattern syntax
+
+            self._patterns = [EventPattern.load(pattern) for pattern in self.filters]
+        return any(pattern.matches_event(record) for pattern in self._patterns)
+
+
+@dataclass
 class Stack:
     template_path: Path
     resources: dict[str, Resource] = field(default_factory=dict)
@@ -170,6 +194,7 @@ class Stack:
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
     graphql_targets: list[GraphQLTarget] = field(default_factory=list)
     queue_consumers: list[QueueConsumer] = field(default_factory=list)
+    stream_consumers: list[StreamConsumer] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type == type_ and not r.skipped]
@@ -573,12 +598,26 @@ class StackBuilder:
             queue_arn=queue_arn, function_arn=function_arn, batch_size=int(p.get("BatchSize", 10)),
             report_failures="ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or [])))
 
+    def _stream_consumer(self, stream_arn: str, function_arn: str, p: dict[str, Any]) -> None:
+        """A DynamoDB stream event source, read by the local runtime itself (chronicle.local.streams). It starts
+        at the stream's end whatever StartingPosition says: loaded state is not new (docs/local-runtime.md)."""
+        retries = int(p.get("MaximumRetryAttempts", -1))
+        self.stack.stream_consumers.append(StreamConsumer(
+            stream_arn=stream_arn, function_arn=function_arn, batch_size=min(int(p.get("BatchSize", 100)), 1000),
+            report_failures="ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or []),
+            filters=[f["Pattern"] for f in (p.get("FilterCriteria") or {}).get("Filters", [])],
+            max_retries=3 if retries < 0 else min(retries, 3),
+            on_failure=((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")))
+
     def _create_AWS_Lambda_EventSourceMapping(self, res: Resource, props: dict[str, Any]) -> None:
         p = self.resolve(props)
         function = p["FunctionName"]
         if not function.startswith("arn:"):
             function = self.client("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-        self._queue_consumer(p["EventSourceArn"], function, p)
+        if ":dynamodb:" in p["EventSourceArn"] and "/stream/" in p["EventSourceArn"]:
+            self._stream_consumer(p["EventSourceArn"], function, p)
+        else:
+            self._queue_consumer(p["EventSourceArn"], function, p)
         res.physical_id = f"{self.stack_name}-{res.logical_id}"
         res.attributes = {}
 

@@ -1,0 +1,365 @@
+"""Speed: the emulator's plumbing, not Chronicle, was most of a local command's time (a profile of one client:
+moto resolving the backend of every request, the Step Functions interpreter parsing the ASL of every execution and
+building a boto3 client for every task, and an HTTP round trip, on a new TCP connection, for every AWS call the
+in-process parts make). This module removes each of those, without changing what runs:
+
+- :func:`install_transport`: boto3 calls made *inside this process* to the emulator's endpoint are handed to the
+  emulator's WSGI application directly (a botocore ``before-send`` hook, the mechanism moto's own in-process mock
+  uses), instead of going through a socket, the HTTP server and a thread. The request and response bytes are the
+  same; clients outside the process (aws cli, boto3 elsewhere) still use the real endpoint.
+- :func:`install_caches` also tells :func:`finished` waiters the moment an execution ends (the command API
+  waited by polling DescribeExecution, sleeping up to 50 ms between polls).
+- :func:`install_caches`: the parsed ASL program per definition (the parse is pure; executions keep their state
+  in their own Environment), the method names of each of moto's response classes, one boto3 client per (service, region, endpoint) for the interpreter's tasks
+  (clients are thread-safe), and moto's host -> backend lookup per host.
+
+- :func:`install_caches` also lets the interpreter's ``lambda:invoke`` tasks (FunctionName + Payload) call moto's
+  Lambda backend directly, as Step Functions calls Lambda in AWS, instead of building, signing, serving and
+  parsing an Invoke request for each; the response it hands the state is the one Invoke returns.
+- :func:`install_caches` also serializes DynamoDB ``AttributeValue`` structures (every attribute of every item a
+  GetItem or Query returns) directly: they are already in DynamoDB JSON, and moto's generic, model-driven
+  serializer spent about half of a command's CPU on them, trying ten members and their aliases per value
+  (tests/integration/test_local_fastpath.py compares both on every attribute type).
+
+Like the other modules that touch moto internals, each patch checks what it replaces and fails loudly when moto
+changed (moto is pinned).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+class FastPathError(RuntimeError):
+    pass
+
+
+# ---- in-process transport -------------------------------------------------------------------------------
+class _Transport:
+    def __init__(self, endpoint: str, app: Callable[..., Any]) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        port = urlsplit(self.endpoint).port
+        # moto's interpreter calls http://localhost:$MOTO_PORT, the handlers AWS_ENDPOINT_URL: both are this app.
+        self.endpoints = (self.endpoint, f"http://localhost:{port}")
+        self.prefixes = tuple(e + "/" for e in self.endpoints)
+        self.app = app
+        self.enabled = True
+
+    def __call__(self, request: Any = None, **_kwargs: Any) -> Any:
+        if not self.enabled or request is None:
+            return None
+        url = request.url
+        if not (url.startswith(self.prefixes) or url in self.endpoints):
+            return None
+        from botocore.awsrequest import AWSResponse
+        from botocore.compat import HTTPHeaders
+        from moto.core.botocore_stubber import MockRawResponse
+        from werkzeug.test import EnvironBuilder
+
+        parts = urlsplit(url)
+        body = request.body
+        if body is None:
+            body = b""
+        elif hasattr(body, "read"):
+            body = body.read()
+        elif isinstance(body, str):
+            body = body.encode()
+        headers = [(k, v.decode("latin-1") if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()]
+        builder = EnvironBuilder(path=parts.path or "/", query_string=parts.query, method=request.method,
+                                 base_url=f"{parts.scheme}://{parts.netloc}", headers=headers, data=body)
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        environ["chronicle.in_process"] = True  # the emulator syncs the journal for outside callers only
+        started: dict[str, Any] = {}
+
+        def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            started["status"], started["headers"] = status, response_headers
+
+        result = self.app(environ, start_response)
+        try:
+            data = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        response_headers = HTTPHeaders()
+        for key, value in started["headers"]:
+            response_headers[key] = value
+        return AWSResponse(url, int(started["status"].split(" ", 1)[0]), response_headers, MockRawResponse(data))
+
+
+def install_transport(endpoint: str, app: Callable[..., Any]) -> None:
+    """Serve this process's boto3 calls to ``endpoint`` with ``app`` (the emulator's WSGI app), no socket."""
+    import boto3
+    import botocore.handlers
+
+    with _lock:
+        transports = _state.setdefault("transports", {})
+        if endpoint in transports:
+            raise FastPathError(f"an in-process transport to {endpoint} is already installed")
+        transport = _Transport(endpoint, app)
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", transport))  # every session created from now
+        sessions = [s for s in (boto3.DEFAULT_SESSION,) if s is not None]
+        for session in sessions:  # and the default session if it exists already
+            session.events.register("before-send", transport, unique_id=f"chronicle-fastpath-{endpoint}")
+        transports[endpoint] = (transport, sessions)
+
+
+def uninstall_transport(endpoint: str) -> None:
+    import botocore.handlers
+
+    with _lock:
+        entry = _state.get("transports", {}).pop(endpoint, None)
+        if entry is None:
+            return
+        transport, sessions = entry
+        transport.enabled = False  # clients created meanwhile keep the hook: it now lets requests go out
+        try:
+            botocore.handlers.BUILTIN_HANDLERS.remove(("before-send", transport))
+        except ValueError:
+            pass
+        for session in sessions:
+            session.events.unregister("before-send", transport, unique_id=f"chronicle-fastpath-{endpoint}")
+
+
+@contextlib.contextmanager
+def paused(dispatcher_app: Any) -> Iterator[None]:
+    """moto's own ways inside the block (HTTP between the parts, no caches): for the benchmark's before/after
+    ratio in one run. ``dispatcher_app`` is the emulator's, to cache its lookups again after."""
+    with _lock:
+        transports = [t for t, _ in _state.get("transports", {}).values()]
+        holders = _state.get("holders", 0)
+    for transport in transports:
+        transport.enabled = False
+    for _ in range(holders):
+        uninstall_caches()
+    try:
+        yield
+    finally:
+        for _ in range(holders):
+            install_caches(dispatcher_app)
+        for transport in transports:
+            transport.enabled = True
+
+
+# ---- caches -----------------------------------------------------------------------------------------------
+def _require(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    if value is None:
+        raise FastPathError(f"moto has no {getattr(obj, '__name__', obj)}.{name}: update "
+                            "src/chronicle/local/fastpath.py for this moto version")
+    return value
+
+
+class _CachingBoto3:
+    """Stands in for the ``boto3`` module inside moto's interpreter: ``client(...)`` once per service/region/endpoint."""
+
+    def __init__(self, boto3: Any) -> None:
+        self._boto3 = boto3
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service_name: str, region_name: str | None = None, endpoint_url: str | None = None,
+               **kwargs: Any) -> Any:
+        key = (service_name, region_name, endpoint_url, kwargs.get("aws_access_key_id"))
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._boto3.client(service_name=service_name, region_name=region_name,
+                                            endpoint_url=endpoint_url, **kwargs)
+                self._clients[key] = client
+            return client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._boto3, name)
+
+
+def _attribute_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB AttributeValue, as moto's result holds it (binary as bytes), in the JSON protocol's form."""
+    out: dict[str, Any] = {}
+    for kind, raw in value.items():
+        if raw is None:
+            continue
+        if kind == "M":
+            out[kind] = {k: _attribute_value(v) for k, v in raw.items()}
+        elif kind == "L":
+            out[kind] = [_attribute_value(v) for v in raw]
+        elif kind == "B":
+            out[kind] = _b64(raw)
+        elif kind == "BS":
+            out[kind] = [_b64(v) for v in raw]
+        else:
+            out[kind] = raw
+    return out
+
+
+def _b64(raw: str | bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+
+
+def _fast_structure(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and getattr(shape, "name", None) == "AttributeValue" and isinstance(value, dict):
+            serialized[key] = _attribute_value(value)
+            return
+        original(self, serialized, value, shape, key)
+
+    _serialize_type_structure.__wrapped__ = original  # type: ignore[attr-defined]
+    return _serialize_type_structure
+
+
+def _direct_lambda_task(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
+        # (state_credentials: the state machine's role; moto's own path ignores it too, IAM is not emulated)
+        if set(parameters) - {"FunctionName", "Payload"}:
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        import json
+
+        from .seam import invoke_function
+
+        function = parameters["FunctionName"]
+        if not function.startswith("arn:"):
+            from .emulator import ACCOUNT_ID
+
+            function = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}"
+        body = parameters.get("Payload") or b"{}"
+        try:
+            text, errored = invoke_function(function, body.decode() if isinstance(body, bytes) else body)
+        except Exception:  # noqa: BLE001 - no such function, ...: the Invoke API's own error, through moto
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        try:
+            payload: Any = json.loads(text)
+        except ValueError:
+            payload = text
+        response = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    _invoke_lambda_function.__wrapped__ = original  # type: ignore[attr-defined]
+    return _invoke_lambda_function
+
+
+_watchers: dict[str, threading.Event] = {}
+
+
+def watch(execution_arn: str) -> threading.Event | None:
+    """An event set when the execution ends (None when the caches, which report it, are not installed). Call
+    before starting it; :func:`unwatch` after."""
+    if "caches" not in _state:
+        return None
+    event = threading.Event()
+    _watchers[execution_arn] = event
+    return event
+
+
+def unwatch(execution_arn: str) -> None:
+    _watchers.pop(execution_arn, None)
+
+
+def _cache_backend_lookup(dispatcher_app: Any) -> None:
+    lookup = _require(dispatcher_app, "get_backend_for_host")
+    backends: dict[Any, Any] = {}
+
+    def get_backend_for_host(host: Any) -> Any:
+        if host not in backends:
+            backends[host] = lookup(host)
+        return backends[host]
+
+    dispatcher_app.get_backend_for_host = get_backend_for_host  # this one application instance only
+
+
+def install_caches(dispatcher_app: Any) -> None:
+    """Cache the ASL parse, the interpreter's boto3 clients and moto's host -> backend lookup (per process)."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    with _lock:
+        _cache_backend_lookup(dispatcher_app)
+        _state["holders"] = _state.get("holders", 0) + 1  # one per emulator; the last uninstall removes them
+        if "caches" in _state:
+            return
+        original_terminated = _require(BaseExecutionWorkerCommunication, "terminated")
+
+        def terminated(self: Any) -> None:
+            original_terminated(self)  # the status, output and error are set: DescribeExecution has them
+            event = _watchers.get(getattr(self.execution, "exec_arn", None))
+            if event is not None:
+                event.set()
+
+        BaseExecutionWorkerCommunication.terminated = terminated
+        from moto.core.serialize import BaseJSONSerializer
+
+        original_structure = _require(BaseJSONSerializer, "_serialize_type_structure")
+        BaseJSONSerializer._serialize_type_structure = _fast_structure(original_structure)
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        original_invoke = _require(lambda_eval_utils, "_invoke_lambda_function")
+        lambda_eval_utils._invoke_lambda_function = _direct_lambda_task(original_invoke)
+        original_entrypoint = _require(ExecutionWorker, "_get_evaluation_entrypoint")
+        _require(boto_client, "boto_client_for")
+        parsed: dict[str, Any] = {}
+        parse_lock = threading.Lock()
+
+        def _get_evaluation_entrypoint(self: Any) -> Any:
+            definition = self._evaluation_details.state_machine_details.definition
+            program = parsed.get(definition)
+            if program is None:
+                program = original_entrypoint(self)
+                with parse_lock:
+                    parsed[definition] = program
+            return program
+
+        ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
+        original_boto3 = boto_client.boto3
+        boto_client.boto3 = _CachingBoto3(original_boto3)
+
+        from moto.core import responses as moto_responses
+
+        original_names = _require(moto_responses, "method_names_from_class")
+        names_of: dict[type, list[str]] = {}
+
+        def method_names_from_class(clazz: Any) -> list[str]:  # inspect.getmembers on every request, otherwise
+            if clazz not in names_of:
+                names_of[clazz] = original_names(clazz)
+            return names_of[clazz]
+
+        moto_responses.method_names_from_class = method_names_from_class
+        _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure,
+                            original_invoke, original_names)
+
+
+def uninstall_caches() -> None:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    with _lock:
+        _state["holders"] = max(0, _state.get("holders", 0) - 1)
+        if "caches" not in _state or _state["holders"]:
+            return
+        (original_entrypoint, original_boto3, original_terminated, original_structure,
+         original_invoke, original_names) = _state.pop("caches")
+        from moto.core import responses as moto_responses
+
+        moto_responses.method_names_from_class = original_names
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        lambda_eval_utils._invoke_lambda_function = original_invoke
+        BaseExecutionWorkerCommunication.terminated = original_terminated
+        from moto.core.serialize import BaseJSONSerializer
+
+        BaseJSONSerializer._serialize_type_structure = original_structure
+        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint
+        boto_client.boto3 = original_boto3

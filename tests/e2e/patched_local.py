@@ -1,0 +1,56 @@
+"""`chronicle local` with an injected outage, for tests that need the runtime process to fail in a given way.
+
+    python tests/e2e/patched_local.py [--refuse-bus SOURCE] [--no-sqs] [--publish-crashes] -- local --port ...
+
+--refuse-bus SOURCE  EventBridge refuses every PutEvents entry with that Source (the bus is down for them)
+--no-sqs             SQS SendMessage fails (the workflow cannot queue a re-publish either)
+--publish-crashes    the PublishEvents handler dies with an error nothing in the workflow catches
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--refuse-bus", action="append", default=[])
+    parser.add_argument("--no-sqs", action="store_true")
+    parser.add_argument("--publish-crashes", action="store_true")
+    args, rest = parser.parse_known_args()
+    rest = [a for a in rest if a != "--"]
+
+    if args.refuse_bus:
+        from moto.events.models import EventsBackend
+
+        original = EventsBackend.put_events
+
+        def put_events(self, events):
+            if any(e.get("Source") in args.refuse_bus for e in events):
+                return [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected outage"} for _ in events]
+            return original(self, events)
+
+        EventsBackend.put_events = put_events
+    if args.no_sqs:
+        from moto.sqs.models import SQSBackend
+
+        def send_message(*_args, **_kwargs):
+            raise RuntimeError("injected SQS outage")
+
+        SQSBackend.send_message = send_message
+    if args.publish_crashes:
+        import chronicle.commands
+
+        def publish(*_args, **_kwargs):
+            raise SystemError("injected crash of the publish step")  # not an error the ASL names
+
+        chronicle.commands.publish = publish
+
+    from chronicle.cli import main as chronicle_main
+
+    return chronicle_main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""chronicle.local.fastpath: the shortcuts give the answers moto's own code gives."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import boto3
+from moto import mock_aws
+
+from chronicle.local import fastpath
+
+ITEM = {"pk": {"S": "a"}, "n": {"N": "1.5"}, "b": {"B": b"\x00\xffbin"},
+        "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"\x01"]},
+        "t": {"BOOL": True}, "f": {"BOOL": False}, "z": {"NULL": True}, "e": {"S": ""},
+        "m": {"M": {"deep": {"L": [{"S": "s"}, {"N": "2"}, {"M": {"b": {"B": b"z"}}},
+                                  {"NULL": True}, {"BOOL": False}]}}},
+        "l": {"L": []}, "em": {"M": {}}}
+
+
+def _answers() -> list:
+    """Raw JSON bodies of reads that return items (what the handlers parse)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    client.put_item(TableName="t", Item=ITEM)
+    bodies = []
+
+    def keep(http_response, **_kwargs):
+        bodies.append(json.loads(http_response.content))
+
+    client.meta.events.register("after-call.dynamodb", keep)
+    client.get_item(TableName="t", Key={"pk": {"S": "a"}})
+    client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
+    client.scan(TableName="t")
+    client.put_item(TableName="t", Item=ITEM, ReturnValues="ALL_OLD")
+    client.update_item(TableName="t", Key={"pk": {"S": "a"}}, UpdateExpression="SET n = :n",
+                       ExpressionAttributeValues={":n": {"N": "2"}}, ReturnValues="ALL_NEW")
+    client.describe_table(TableName="t")
+    return bodies
+
+
+def test_attribute_values_serialize_as_moto_serializes_them(monkeypatch):
+    from moto.core.serialize import BaseJSONSerializer
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto in-process, whatever emulator ran before
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    current = BaseJSONSerializer._serialize_type_structure
+    moto_own = getattr(current, "__wrapped__", current)  # whoever installed the fast path (a live runtime)
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", moto_own)
+    with mock_aws():
+        slow = _answers()
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", fastpath._fast_structure(moto_own))
+    with mock_aws():
+        fast = _answers()
+    for answer in (*slow, *fast):
+        for key in ("CreationDateTime", "TableId", "TableArn", "LatestStreamLabel"):
+            answer.get("Table", {}).pop(key, None)
+    assert fast == slow
+    assert slow[0]["Item"]["b"] == {"B": base64.b64encode(b"\x00\xffbin").decode()}  # binary went both ways
+    assert len(slow[1]["Items"]) == 1 and slow[1]["Items"][0]["m"] == slow[0]["Item"]["m"]
+
+
+def test_caches_install_per_emulator_and_go_with_the_last():
+    class App:
+        def get_backend_for_host(self, host):
+            return f"backend-of-{host}"
+
+    held = fastpath._state.get("holders", 0)
+    first, second = App(), App()
+    fastpath.install_caches(first)
+    fastpath.install_caches(second)
+    assert second.get_backend_for_host("h") == "backend-of-h"
+    fastpath.uninstall_caches()
+    assert fastpath.watch("arn:x") is not None  # still held by the second
+    fastpath.uninstall_caches()
+    assert (fastpath.watch("arn:y") is None) == (held == 0)
+    fastpath.unwatch("arn:x")
