@@ -74,6 +74,7 @@ deploy: build
 
 bench: setup
 	$(BIN)/python bench/eventstore.py
+	$(BIN)/python bench/archive.py
 	$(BIN)/python bench/local_runtime.py
 	$(BIN)/python bench/personal_data.py
 	$(BIN)/python bench/input_limits.py

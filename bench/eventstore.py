@@ -127,15 +127,15 @@ def main():
 
         # ---- appends and loads over 100 streams ----------------------------------------------------------------
         streams = [f"bench-{i}" for i in range(STREAMS)]
-        versions = {}
+        versions, heads = {}, {}  # heads: the hash the next event chains from (a loaded aggregate knows it)
         for stream in streams:
-            store.append(stream, [created()], NO_STREAM)
+            heads[stream] = store.append(stream, [created()], NO_STREAM)[-1]["hash"]
             versions[stream] = 1
         counter.take()
         start = time.perf_counter()
         for i in range(APPENDS_PER_STREAM):
             for stream in streams:
-                store.append(stream, [changed(i)], versions[stream])
+                heads[stream] = store.append(stream, [changed(i)], versions[stream], previous_hash=heads[stream])[-1]["hash"]
                 versions[stream] += 1
         seconds = time.perf_counter() - start
         calls, _ = counter.take()
@@ -146,7 +146,8 @@ def main():
         start = time.perf_counter()
         for i in range(APPENDS_PER_STREAM):
             for stream in streams:
-                store.append(stream, [changed(i), changed(i + 1)], versions[stream])
+                heads[stream] = store.append(stream, [changed(i), changed(i + 1)], versions[stream],
+                                             previous_hash=heads[stream])[-1]["hash"]
                 versions[stream] += 2
         seconds = time.perf_counter() - start
         calls, _ = counter.take()

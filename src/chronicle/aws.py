@@ -30,7 +30,19 @@ def env(name: str) -> str:
 def event_store():
     from chronicle.eventstore import EventStore
 
-    return EventStore(env("EVENT_TABLE"), os.environ.get("COMMAND_TABLE"), client=client("dynamodb"))
+    return EventStore(env("EVENT_TABLE"), os.environ.get("COMMAND_TABLE"), client=client("dynamodb"),
+                      archive=archive_reader())
+
+
+@cache
+def archive_reader():
+    """Read-through of archived ranges (template Globals ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE), or None."""
+    from chronicle.eventstore.archive import ArchiveReader
+
+    bucket, catalog = os.environ.get("ARCHIVE_BUCKET"), os.environ.get("ARCHIVE_CATALOG_TABLE")
+    if not bucket or not catalog:
+        return None
+    return ArchiveReader(bucket, catalog, client("s3"), client("dynamodb"))
 
 
 @cache

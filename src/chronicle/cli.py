@@ -5,6 +5,7 @@
     chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
+    chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
     chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
@@ -20,6 +21,7 @@ import threading
 from typing import Any
 from collections.abc import Sequence
 
+from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
 from chronicle.local.cost.cli import add_cost_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_invoke_parser(subparsers)
     add_schemas_parser(subparsers)
     add_projections_parser(subparsers)
+    add_verify_parser(subparsers)
+    add_archive_parser(subparsers)
     add_cost_parser(subparsers)
     return parser
 

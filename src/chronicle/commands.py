@@ -255,7 +255,8 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
     log_item = _command_log_item(command, response) if command["idempotent"] else None
     try:
         stored = store.append(aggregate_id, records, NO_STREAM if is_create else before.version, log_item,
-                              checks=(facts or {}).get("checks"), extra_items=extra_items, head_read=True)
+                              checks=(facts or {}).get("checks"), extra_items=extra_items, head_read=True,
+                              previous_hash=before.head_hash)
     except FactsChanged as moved:
         # A stream the decision relied on moved (AddService: the template changed): never the client's conflict,
         # whatever its expectedVersion; the workflow re-loads the facts and decides again.

@@ -17,7 +17,9 @@ TABLES = {
     "UserReadModelTable": ("users", [("id", "S", "HASH")]),
     "TemplateReadModelTable": ("templates", [("id", "S", "HASH")]),
     "ServiceUsageReadModelTable": ("usage", [("projectId", "S", "HASH"), ("serviceName", "S", "RANGE")]),
+    "ArchiveCatalogTable": ("archive-catalog", [("aggregateId", "S", "HASH"), ("firstSequence", "N", "RANGE")]),
 }
+ARCHIVE_BUCKET = "chronicle-archive"
 # Global secondary indexes as template.yaml declares them: table -> (index, hash, range)
 INDEXES = {"projects": ("byOwner", "ownerId", "updatedAt"), "templates": ("byName", "catalog", "sortKey"),
            "usage": ("byTemplate", "templateId", "useKey")}
@@ -32,6 +34,7 @@ def aws(monkeypatch):
                         "KEYS_TABLE": "keys", "USER_TABLE": "users", "ADMIN_ACTOR_IDS": "root",
                         "TEMPLATE_BUCKET": "chronicle-templates",
                         "TEMPLATE_TABLE": "templates", "USAGE_TABLE": "usage",
+                        "ARCHIVE_BUCKET": ARCHIVE_BUCKET, "ARCHIVE_CATALOG_TABLE": "archive-catalog",
                         "POWERTOOLS_METRICS_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -52,6 +55,8 @@ def aws(monkeypatch):
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys if k], **extra)
         boto3.client("events").create_event_bus(Name="chronicle-events")
         boto3.client("s3").create_bucket(Bucket="chronicle-templates")
+        boto3.client("s3").create_bucket(Bucket=ARCHIVE_BUCKET)
+        boto3.client("s3").put_bucket_versioning(Bucket=ARCHIVE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         kms = boto3.client("kms")
         monkeypatch.setenv("PERSONAL_DATA_KEY_ID", kms.create_key()["KeyMetadata"]["KeyId"])
         monkeypatch.setenv("EMAIL_MAC_KEY_ID", kms.create_key(KeySpec="HMAC_256",
@@ -59,7 +64,7 @@ def aws(monkeypatch):
         from chronicle import aws as chronicle_aws
 
         caches = (chronicle_aws.client, chronicle_aws.event_store, chronicle_aws.aggregate_loader, chronicle_aws.vault,
-                  chronicle_aws.template_bodies)
+                  chronicle_aws.template_bodies, chronicle_aws.archive_reader)
         for cached in caches:
             cached.cache_clear()
         yield client

@@ -97,10 +97,18 @@ def test_a_command_whose_event_is_too_large_is_413_and_writes_nothing(store):
 ])
 def test_one_request_per_append_when_the_expected_version_is_known(store, events, command_record, expected_calls):
     record = {"commandId": {"S": "c-1"}, "fingerprint": {"S": "f"}} if command_record else None
+    head_hash = store.read("p-1")[0]["hash"]  # a caller that loaded the stream knows it (Loaded.head_hash)
     store.counter.reset()
-    store.append("p-1", [changed({"n": i}) for i in range(events)], 1, record)
+    store.append("p-1", [changed({"n": i}) for i in range(events)], 1, record, previous_hash=head_hash)
     assert store.counter.reset() == expected_calls
     assert len(store.read("p-1")) == 1 + events
+
+
+def test_an_exact_version_without_the_previous_hash_reads_it_once(store):
+    store.counter.reset()
+    stored = store.append("p-1", [changed({"n": 1})], 1)
+    assert store.counter.reset() == ["GetItem", "TransactWriteItems"]
+    assert stored[0]["hash"] == store.read("p-1")[1]["hash"]
 
 
 def test_a_new_stream_of_one_event_is_one_put_item(store):

@@ -137,15 +137,18 @@ def test_no_data_plane_action_on_every_resource(deployed):
                                                                     "appsync", "s3")], (name, statement)
 
 
-def test_events_can_only_be_appended(deployed):
+def test_events_can_only_be_appended_and_only_the_archive_deletes(deployed):
     event_table = {"Fn::GetAtt": ["EventStoreTable", "Arn"]}
-    writers = set()
+    writers, deleters = set(), set()
     for name, statement in _statements(deployed):
         resources = _as_list(statement.get("Resource"))
         if event_table in resources or any("EventStoreTable" in json.dumps(r) for r in resources):
             actions = set(_as_list(statement["Action"]))
-            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+            assert not actions & {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
                                   "dynamodb:*", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}, name
             if actions & {"dynamodb:PutItem"}:
                 writers.add(name)
+            if actions & {"dynamodb:DeleteItem"}:
+                deleters.add(name)
     assert writers == {"AppendEventsFunctionRole"}
+    assert deleters == {"ArchiveEventsFunctionRole"}  # archived items only (conditional deletes)

@@ -119,6 +119,32 @@ def test_projector_then_resolver_samples(aws):
     assert handler("graphql_resolver")(sample("graphql_resolver", "query-history"), Context()) == []
 
 
+def test_archive_and_verify_samples(aws):
+    from chronicle import aws as chronicle_aws
+    from chronicle.domain import AGGREGATES
+
+    handler("append_events")(sample("append_events", "create-project"), Context())
+    store = chronicle_aws.event_store()
+    store.append("sample-project-1", [{**store.read("sample-project-1", upcast=False)[0], "eventType":
+                                       "ProjectConfigurationChanged", "version": "1",
+                                       "eventData": {"set": {"a": 1}, "unset": []}}], 1)
+    loader = chronicle_aws.aggregate_loader()
+    loaded = loader.load(AGGREGATES["Project"], "sample-project-1")
+    loader.save_snapshot(AGGREGATES["Project"], "sample-project-1", loaded)  # 2 events: not due yet
+    archive = handler("archive_events")
+    plan = archive(sample("archive_events", "plan"), Context())
+    assert plan["streams"] == ["sample-project-1"] and plan["hasMorePages"] is False
+    outcome = archive(sample("archive_events", "archive-stream"), Context())
+    assert outcome == {"aggregateId": "sample-project-1", "cutoff": "2099-01-01T00:00:00.000Z", "archived": 1,
+                       "more": False}  # event 1; event 2 is the newest and stays
+    tally = archive(sample("archive_events", "tally"), Context())
+    assert tally["totals"] == {"streams": 1, "events": 49,
+                               "failed": [{"aggregateId": "sample-project-2", "error": "ArchiveRefused"}]}
+    assert tally["failedCount"] == 1
+    verified = handler("verify_chain")(sample("verify_chain", "verify-stream"), Context())
+    assert verified["ok"] and verified["reports"][0]["sources"] == {"archive": 1, "table": 1}
+
+
 def test_stream_publisher_sample_and_a_refused_entry(aws, monkeypatch):
     """The safety net puts what PublishEvents would put (same Source, DetailType, Detail), skips items that are not
     events, and reports a refused entry's record so that Lambda retries from it."""

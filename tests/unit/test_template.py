@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 OPENAPI = yaml.load((ROOT / "api" / "openapi.yaml").read_text(), Loader=yaml.SafeLoader)  # noqa: S506
-STATE_MACHINE_FILES = set((ROOT / "statemachine").glob("*.asl.json"))
+# The ASL files of command state machines (ArchiveEvents is a workflow of its own, tested below).
+STATE_MACHINE_FILES = {ROOT / r["Properties"]["DefinitionUri"] for r in RESOURCES.values()
+                       if r["Type"] == "AWS::Serverless::StateMachine"
+                       and r["Properties"]["Name"]["Fn::Sub"].startswith("${AWS::StackName}-command-")}
 # The command state machines: named <stack>-command-<CommandType> (Fn::ForEach expanded by load_template).
 COMMANDS = sorted(
     r["Properties"]["Name"]["Fn::Sub"].removeprefix("${AWS::StackName}-command-") for r in RESOURCES.values()
@@ -111,17 +114,61 @@ def test_response_template_maps_every_spec_error_to_its_status():
     assert "InvalidExecutionInput" in refused and "StateMachineDoesNotExist" in refused
 
 
-def test_no_function_may_update_or_delete_events():
+def test_only_the_archive_workflow_may_delete_events_and_nobody_may_update_them():
     event_table = {"Fn::GetAtt": ["EventStoreTable", "Arn"]}
+    deleters = set()
     for name, resource in RESOURCES.items():
         for statement in _statements(resource):
-            if event_table not in _as_list(statement.get("Resource")):
+            if event_table not in _as_list(statement.get("Resource")) or statement.get("Effect") == "Deny":
                 continue
             actions = set(_as_list(statement["Action"]))
-            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
-                                  "dynamodb:*"}, name
-            if name != "AppendEventsFunction":
-                assert actions <= {"dynamodb:GetItem", "dynamodb:Query"}, f"{name} may write events"
+            assert not actions & {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate",
+                                  "dynamodb:PartiQLDelete", "dynamodb:*"}, name
+            if "dynamodb:DeleteItem" in actions:
+                deleters.add(name)
+            if name == "AppendEventsFunction":
+                assert "dynamodb:DeleteItem" not in actions
+            elif name == "ArchiveEventsFunction":  # deletes what it archived; never writes an event
+                assert actions <= {"dynamodb:Query", "dynamodb:DeleteItem"}, actions
+            else:
+                assert actions <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}, f"{name} may write events"
+    assert deleters == {"ArchiveEventsFunction"}
+    # ... and that function is invoked by the archive workflow only.
+    invokers = {name for name, resource in RESOURCES.items()
+                for policy in resource.get("Properties", {}).get("Policies", [])
+                if isinstance(policy, dict) and policy.get("LambdaInvokePolicy", {}).get("FunctionName")
+                == {"Ref": "ArchiveEventsFunction"}}
+    assert invokers == {"ArchiveEventsStateMachine"}
+
+
+def test_the_archive_workflow_is_a_scheduled_standard_state_machine():
+    machine = RESOURCES["ArchiveEventsStateMachine"]["Properties"]
+    assert machine["Type"] == "STANDARD"
+    assert machine["DefinitionUri"] == "statemachine/ArchiveEvents.asl.json"
+    [schedule] = machine["Events"].values()
+    assert schedule["Type"] in ("Schedule", "ScheduleV2") and schedule["Properties"]["Schedule"].startswith("rate(")
+    definition = (ROOT / machine["DefinitionUri"]).read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", definition)) == set(machine["DefinitionSubstitutions"])
+    assert TEMPLATE["Parameters"]["RetentionDays"]["Default"] == 365
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+
+
+def test_the_archive_bucket_is_encrypted_versioned_private_tls_only_and_gets_colder():
+    bucket = RESOURCES["ArchiveBucket"]
+    props = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(props["PublicAccessBlockConfiguration"][k] is True for k in (
+        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    transitions = [t for rule in props["LifecycleConfiguration"]["Rules"] for t in rule.get("Transitions", [])]
+    # a class read in milliseconds: the read-through must not need a restore
+    assert transitions and all(t["StorageClass"] in ("STANDARD_IA", "GLACIER_IR") for t in transitions)
+    assert props["ObjectLockEnabled"] == {"Fn::If": ["ArchiveObjectLock", True, {"Ref": "AWS::NoValue"}]}
+    assert "ArchiveObjectLock" in TEMPLATE["Conditions"]
+    [tls] = [s for s in RESOURCES["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+             if s["Effect"] == "Deny"]
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and tls["Action"] == "s3:*"
 
 
 def test_functions_use_the_shared_layer_and_a_supported_runtime():

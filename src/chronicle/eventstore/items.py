@@ -33,6 +33,8 @@ def from_item(item: dict[str, dict[str, str]]) -> dict[str, Any]:
     event["eventSequence"] = int(item["eventSequence"]["N"])
     event["eventData"] = json.loads(item["eventData"]["S"])
     event["metadata"] = json.loads(item["metadata"]["S"])
+    if "hash" in item:  # absent on events stored before the hash chain (chronicle.eventstore.chain)
+        event["hash"] = item["hash"]["S"]
     return event
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chronicle.domain import Aggregate, State
+from chronicle.eventstore.chain import GENESIS
 from chronicle.eventstore.items import dumps
 from chronicle.eventstore.store import EventStore
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 def built_with(aggregate: Aggregate, store: EventStore) -> str:
     versions = ",".join(f"{t}=v{store.schemas.current_version(t)}" for t in sorted(aggregate.event_types)
                         if t in store.schemas.event_versions)
-    return f"state=v{aggregate.state_version};{versions}"
+    # chain=1: snapshots carry the head event's hash (headHash); older ones are replaced on the next load.
+    return f"state=v{aggregate.state_version};chain=1;{versions}"
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Loaded:
     last_timestamp: str | None
     snapshot_version: int  # the snapshot it started from (0: none)
     events_read: int
+    head_hash: str = GENESIS  # what the next event chains from (chronicle.eventstore.chain)
     # The last events this load read (at most RECENT_KEPT, oldest first, as stored): a command recognises its own
     # earlier attempt among them without another read (chronicle.commands).
     recent: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +66,7 @@ class AggregateLoader:
         state = snapshot["state"] if snapshot else aggregate.initial_state()
         version = snapshot["version"] if snapshot else 0
         last_timestamp = snapshot["lastTimestamp"] if snapshot else None
+        head_hash = snapshot["headHash"] if snapshot else GENESIS
         read = 0
         recent: deque[dict[str, Any]] = deque(maxlen=RECENT_KEPT)
         for event in self.store.iter_events(aggregate_id, version + 1, as_of_version):
@@ -70,8 +74,9 @@ class AggregateLoader:
                 break
             state = aggregate.evolve(state, event)
             version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
+            head_hash = event.get("hash") or GENESIS
             recent.append(event)
-        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read,
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, head_hash,
                         recent=list(recent))
         if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
             self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)
@@ -90,7 +95,8 @@ class AggregateLoader:
         for event in new_events:
             state = aggregate.evolve(state, self.store.schemas.upcast(event))
         self.save_snapshot(aggregate, aggregate_id,
-                           Loaded(state, last, new_events[-1]["timestamp"], before.snapshot_version, 0))
+                           Loaded(state, last, new_events[-1]["timestamp"], before.snapshot_version, 0,
+                                  new_events[-1].get("hash") or GENESIS))
 
     def save_snapshot(self, aggregate: Aggregate, aggregate_id: str, loaded: Loaded) -> None:
         if not self.snapshots or loaded.version == 0:
@@ -101,6 +107,7 @@ class AggregateLoader:
                 Item={"aggregateId": {"S": aggregate_id}, "version": {"N": str(loaded.version)},
                       "aggregateType": {"S": aggregate.type}, "state": {"S": dumps(loaded.state)},
                       "lastTimestamp": {"S": loaded.last_timestamp or ""},
+                      "headHash": {"S": loaded.head_hash},
                       "builtWith": {"S": built_with(aggregate, self.store)}},
                 # never replace a newer snapshot with an older one (two writers may race)
                 ConditionExpression="attribute_not_exists(aggregateId) OR version < :v OR builtWith <> :b",
@@ -122,4 +129,4 @@ class AggregateLoader:
         if not item or item["builtWith"]["S"] != built_with(aggregate, self.store):
             return None
         return {"version": int(item["version"]["N"]), "state": json.loads(item["state"]["S"]),
-                "lastTimestamp": item["lastTimestamp"]["S"]}
+                "lastTimestamp": item["lastTimestamp"]["S"], "headHash": item["headHash"]["S"]}

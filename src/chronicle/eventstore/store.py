@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chronicle.errors import ChronicleError, PayloadTooLarge
+from chronicle.eventstore.chain import GENESIS, chain_from, seal
 from chronicle.eventstore.items import (MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, from_item,
                                         item_size, to_item)
 from chronicle.schemas import SchemaRegistry, registry
@@ -63,6 +64,14 @@ class ConditionFailed(Exception):
         super().__init__(f"transaction condition {tag!r} failed")
 
 
+class StreamIncomplete(Exception):
+    """Events are missing from both the table and the archive: data loss (or tampering), never a normal state."""
+
+    def __init__(self, aggregate_id: str, first: int, last: int):
+        self.aggregate_id, self.first, self.last = aggregate_id, first, last
+        super().__init__(f"stream {aggregate_id!r}: events {first}..{last} are neither in the table nor archived")
+
+
 class InvalidEvent(ChronicleError):
     """The decider produced an event its own schema refuses: a bug, so the command fails and nothing is written."""
 
@@ -71,8 +80,9 @@ class InvalidEvent(ChronicleError):
 
 class EventStore:
     def __init__(self, event_table: str, command_table: str | None = None, client: Any = None,
-                 schemas: SchemaRegistry | None = None):
+                 schemas: SchemaRegistry | None = None, archive: Any = None):
         self.event_table = event_table
+        self.archive = archive  # chronicle.eventstore.archive.ArchiveReader: read-through of archived ranges
         self.command_table = command_table
         self.client = client or boto3.client("dynamodb")
         self.schemas = schemas or registry()
@@ -82,8 +92,14 @@ class EventStore:
                command_record: dict[str, dict[str, Any]] | None = None,
                checks: list[dict[str, Any]] | None = None,
                extra_items: list[tuple[dict[str, Any], str]] | None = None,
-               head_read: bool = False) -> list[dict[str, Any]]:
-        """Append `events` (records without eventSequence) after `expected_version`; returns them numbered.
+               head_read: bool = False, previous_hash: str | None = None) -> list[dict[str, Any]]:
+        """Append `events` (records without eventSequence) after `expected_version`; returns them numbered, each
+        with its `hash` (chronicle.eventstore.chain).
+
+        `previous_hash` is what the first new event chains from: the hash of event `expected_version` (GENESIS if
+        that event has none). A caller that loaded the stream knows it (AggregateLoader's `Loaded.head_hash`);
+        without it an exact version costs one GetItem more ("any" reads it with the version, a new stream chains
+        from GENESIS).
 
         `checks` ([{aggregateId, version}] of other streams) makes the append conditional on each of those streams
         still being at that version: a ConditionCheck that event version+1 does not exist, in the same transaction
@@ -104,9 +120,10 @@ class EventStore:
         if not events:
             return []
         if expected_version == ANY:
-            base = self.version(aggregate_id)
+            base, head_hash = self.head(aggregate_id)
+            previous_hash = previous_hash or head_hash
         elif expected_version == NO_STREAM:
-            base = 0
+            base, previous_hash = 0, GENESIS
         else:
             base = int(expected_version)
         numbered = [{**event, "aggregateId": aggregate_id, "eventSequence": base + i}
@@ -114,12 +131,17 @@ class EventStore:
         for event in numbered:
             self._check_schema(event)
         items = [to_item(event) for event in numbered]
+        seal(items, GENESIS)  # a hash of the final size, so the limits below count it
         # An exact version is the caller's word: check that event `base` exists, so that a version from the future
         # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
         check_previous = isinstance(expected_version, int) and base > 0 and not head_read
         checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
         self._check_limits(items, command_record,
                            extra_items=int(check_previous) + len(checks) + len(extra_items))
+        if previous_hash is None:
+            previous_hash = GENESIS if base == 0 else self._hash_of(aggregate_id, base)
+        seal(items, previous_hash)  # computed here, stored in the same request: the chain costs no request
+        numbered = [{**event, "hash": item["hash"]["S"]} for event, item in zip(numbered, items, strict=True)]
 
         puts = [{"Put": {"TableName": self.event_table, "Item": item,
                          "ConditionExpression": "attribute_not_exists(eventSequence)",
@@ -217,21 +239,63 @@ class EventStore:
 
     def iter_events(self, aggregate_id: str, from_sequence: int = 1, to_sequence: int | None = None,
                     upcast: bool = True) -> Iterator[dict[str, Any]]:
-        to_sequence = 2**62 if to_sequence is None else to_sequence
-        if to_sequence < from_sequence:
+        for item in self.iter_items(aggregate_id, from_sequence, to_sequence):
+            event = from_item(item)
+            yield self.schemas.upcast(event) if upcast else event
+
+    def iter_items(self, aggregate_id: str, from_sequence: int = 1, to_sequence: int | None = None,
+                   sources: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The stream's items as stored, in order, reading archived ranges through S3 (when this store has an
+        archive) where the table lacks them. `sources`, when given, gets "table" or "archive" per item.
+
+        The table is read first; the archive only when it shows a hole: a table event after `from` with events
+        missing before it, or fewer events than a bounded range asked for. The newest event of a stream is never
+        archived, so an open-ended read whose table part is empty has reached the stream's end: a load from a
+        snapshot never touches S3.
+        """
+        from_sequence = max(from_sequence, 1)
+        to_sequence_ = 2**62 if to_sequence is None else to_sequence
+        if to_sequence_ < from_sequence:
             return
+        expected = from_sequence
+        for item in self.table_items(aggregate_id, from_sequence, to_sequence_):
+            sequence = int(item["eventSequence"]["N"])
+            if sequence > expected:
+                yield from self._from_archive(aggregate_id, expected, sequence - 1, sources, required=True)
+            if sources is not None:
+                sources.append("table")
+            yield item
+            expected = sequence + 1
+        if to_sequence is not None and expected <= to_sequence:
+            yield from self._from_archive(aggregate_id, expected, to_sequence, sources, required=False)
+
+    def _from_archive(self, aggregate_id: str, first: int, last: int, sources: list[str] | None,
+                      required: bool) -> Iterator[dict[str, Any]]:
+        if self.archive is None:
+            if required:
+                raise StreamIncomplete(aggregate_id, first, last)
+            return
+        found = 0
+        for item in self.archive.read(aggregate_id, first, last):
+            if sources is not None:
+                sources.append("archive")
+            found += 1
+            yield item
+        if required and found != last - first + 1:
+            raise StreamIncomplete(aggregate_id, first, last)
+
+    def table_items(self, aggregate_id: str, first: int, last: int) -> Iterator[dict[str, Any]]:
+        """The items of first..last that are in the table (no read-through), as stored."""
         request = {
             "TableName": self.event_table,
             "KeyConditionExpression": "aggregateId = :id AND eventSequence BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":id": {"S": aggregate_id}, ":lo": {"N": str(max(from_sequence, 1))},
-                                          ":hi": {"N": str(to_sequence)}},
+            "ExpressionAttributeValues": {":id": {"S": aggregate_id}, ":lo": {"N": str(first)},
+                                          ":hi": {"N": str(last)}},
             "ConsistentRead": True,
         }
         while True:  # DynamoDB pages at 1 MB
             page = self.client.query(**request)
-            for item in page["Items"]:
-                event = from_item(item)
-                yield self.schemas.upcast(event) if upcast else event
+            yield from page["Items"]
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -258,8 +322,21 @@ class EventStore:
 
     def version(self, aggregate_id: str) -> int:
         """The stream's last sequence number; 0 when it does not exist."""
+        return self.head(aggregate_id)[0]
+
+    def head(self, aggregate_id: str) -> tuple[int, str]:
+        """The stream's last sequence number (0: no stream) and what a next event chains from (one Query)."""
         page = self.client.query(
             TableName=self.event_table, KeyConditionExpression="aggregateId = :id",
-            ExpressionAttributeValues={":id": {"S": aggregate_id}}, ProjectionExpression="eventSequence",
-            ScanIndexForward=False, Limit=1, ConsistentRead=True)
-        return int(page["Items"][0]["eventSequence"]["N"]) if page["Items"] else 0
+            ExpressionAttributeValues={":id": {"S": aggregate_id}}, ProjectionExpression="eventSequence, #h",
+            ExpressionAttributeNames={"#h": "hash"}, ScanIndexForward=False, Limit=1, ConsistentRead=True)
+        if not page["Items"]:
+            return 0, GENESIS
+        return int(page["Items"][0]["eventSequence"]["N"]), chain_from(page["Items"][0])
+
+    def _hash_of(self, aggregate_id: str, sequence: int) -> str:
+        item = self.client.get_item(
+            TableName=self.event_table, ConsistentRead=True, ProjectionExpression="#h",
+            ExpressionAttributeNames={"#h": "hash"},
+            Key={"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(sequence)}}).get("Item")
+        return chain_from(item)

@@ -40,6 +40,10 @@ def add_projections_parser(subparsers: Any) -> None:
                          help="the template usage read model table (default $USAGE_TABLE)")
     rebuild.add_argument("--user-table", default=os.environ.get("USER_TABLE"),
                          help="the user read model table (profiles, permission matrix; default $USER_TABLE)")
+    rebuild.add_argument("--archive-bucket", default=os.environ.get("ARCHIVE_BUCKET"),
+                         help="read archived events through this bucket (default $ARCHIVE_BUCKET)")
+    rebuild.add_argument("--catalog-table", default=os.environ.get("ARCHIVE_CATALOG_TABLE"),
+                         help="the archive catalog table (default $ARCHIVE_CATALOG_TABLE)")
     rebuild.add_argument("--endpoint-url", default=None, help="DynamoDB endpoint (the local runtime's AWS endpoint)")
     rebuild.add_argument("--region", default=None, help="AWS region (default: your AWS configuration; with "
                                                         "--endpoint-url and none configured, us-east-1)")
@@ -59,6 +63,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chronicle.eventstore import EventStore
+    from chronicle.eventstore.archive import ArchiveReader
+    from chronicle.eventstore.store import StreamIncomplete
     from chronicle.projections import folded, usage
     from chronicle.projections import template as template_projection
     from chronicle.projections import user as user_projection
@@ -75,7 +81,11 @@ def run_rebuild(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle projections rebuild: {error}", file=sys.stderr)
         return 1
-    store = EventStore(args.event_table, client=client)
+    archive = None
+    if args.archive_bucket and args.catalog_table:  # archived streams are read through S3
+        archive = ArchiveReader(args.archive_bucket, args.catalog_table,
+                                session.client("s3", endpoint_url=args.endpoint_url, **local), client)
+    store = EventStore(args.event_table, client=client, archive=archive)
     runs = {"projects": lambda table: rebuild_projects(store, table, args.ids),
             "templates": lambda table: folded.rebuild(store, table, template_projection.MODEL, args.ids),
             "template-usage": lambda table: usage.rebuild(store, table, args.ids),
@@ -87,6 +97,10 @@ def run_rebuild(args: argparse.Namespace) -> int:
             report = runs[name](getattr(args, option))
         except (BotoCoreError, ClientError) as error:
             print(f"chronicle projections rebuild {name}: {error}", file=sys.stderr)
+            return 1
+        except StreamIncomplete as error:
+            print(f"chronicle projections rebuild {name}: {error} (archived? give --archive-bucket and "
+                  "--catalog-table)", file=sys.stderr)
             return 1
         print(f"rebuilt {len(report.rebuilt)} {counted}; {len(report.newer_kept)} already newer, left as they were"
               + (f"; no stream for: {', '.join(report.missing)}" if report.missing else ""))

@@ -80,18 +80,33 @@ class RebuildReport:
 
 
 def stream_ids(store: EventStore, created_event: str) -> Iterator[str]:
-    """Every stream whose first event is `created_event` (one Scan of the event table, paginated)."""
-    request: dict[str, Any] = {
+    """Every stream whose first event is `created_event` (one Scan of the event table, paginated), and, when the
+    store has an archive, the streams of that aggregate type whose first events were archived (a Scan of the
+    archive catalog)."""
+    from chronicle.domain import AGGREGATES
+
+    seen: set[str] = set()
+    scans: list[tuple[Any, dict[str, Any]]] = [(store.client, {
         "TableName": store.event_table, "FilterExpression": "eventSequence = :one AND eventType = :created",
         "ProjectionExpression": "aggregateId",
-        "ExpressionAttributeValues": {":one": {"N": "1"}, ":created": {"S": created_event}}}
-    while True:
-        page = store.client.scan(**request)
-        for item in page.get("Items", []):
-            yield item["aggregateId"]["S"]
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":created": {"S": created_event}}})]
+    types = sorted(a.type for a in AGGREGATES.values() if created_event in a.event_types)
+    if store.archive is not None and types:
+        scans.append((store.archive.dynamodb, {
+            "TableName": store.archive.catalog_table, "ProjectionExpression": "aggregateId",
+            "FilterExpression": "firstSequence = :one AND aggregateType IN (" + ", ".join(
+                f":t{i}" for i in range(len(types))) + ")",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, **{f":t{i}": {"S": t} for i, t in enumerate(types)}}}))
+    for client, request in scans:
+        while True:
+            page = client.scan(**request)
+            for item in page.get("Items", []):
+                if item["aggregateId"]["S"] not in seen:  # an interrupted archive run: in both places
+                    seen.add(item["aggregateId"]["S"])
+                    yield item["aggregateId"]["S"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def rebuild(store: EventStore, table: str, model: FoldedModel, ids: Iterable[str] | None = None) -> RebuildReport:

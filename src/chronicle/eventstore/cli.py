@@ -1,0 +1,166 @@
+"""`chronicle verify` and `chronicle archive run` (docs/operations.md: Retention, Verifying).
+
+    chronicle verify [AGGREGATE_ID | --all] [--json] [--endpoint-url URL] [--region R] [names ...]
+    chronicle archive run [--older-than DAYS] [--state-machine-arn ARN] [--endpoint-url URL] [--region R]
+
+Names default to the environment (EVENT_TABLE, ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE: take them from the stack
+outputs in AWS); with --endpoint-url (the `chronicle local` banner's AWS endpoint) and no names, the local
+runtime's resource names are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+LOCAL_STACK = "chronicle"  # chronicle.local.stack.STACK_NAME; not imported: chronicle.local is not shipped
+
+
+def _local_name(logical_id: str, lower: bool = False) -> str:
+    name = f"{LOCAL_STACK}-{logical_id}"
+    return name.lower() if lower else name
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (the local runtime's AWS endpoint)")
+    parser.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
+
+
+def _session(args: argparse.Namespace):
+    """A client factory; with --endpoint-url (an emulator, which takes any region and key) no AWS configuration is
+    needed, as for `chronicle projections rebuild`."""
+    import boto3
+
+    session = boto3.session.Session(region_name=args.region)
+    local: dict[str, str] = {}
+    if args.endpoint_url:
+        local["region_name"] = session.region_name or "us-east-1"
+        if session.get_credentials() is None:
+            local.update(aws_access_key_id="local", aws_secret_access_key="local")
+    return lambda service: session.client(service, endpoint_url=args.endpoint_url, **local)
+
+
+# ---- chronicle verify -------------------------------------------------------------------------------------
+def add_verify_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "verify", help="re-compute hash chains (through archived ranges) and name the first event that fails",
+        description="Exit 0 when every chain verifies, 1 when one fails (the first failing event is named), "
+                    "2 on a usage error.")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("aggregate_id", nargs="?", metavar="AGGREGATE_ID", help="one stream")
+    target.add_argument("--all", action="store_true", help="every stream (a Scan of the event table)")
+    p.add_argument("--event-table", default=None, help="default $EVENT_TABLE")
+    p.add_argument("--archive-bucket", default=None, help="default $ARCHIVE_BUCKET")
+    p.add_argument("--catalog-table", default=None, help="default $ARCHIVE_CATALOG_TABLE")
+    p.add_argument("--json", action="store_true", help="one JSON report per stream")
+    _common(p)
+    p.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chronicle.eventstore import EventStore
+    from chronicle.eventstore.archive import ArchiveReader
+    from chronicle.eventstore.verify import verify_all, verify_stream
+
+    local = bool(args.endpoint_url)
+    event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
+    bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
+    catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
+        local and _local_name("ArchiveCatalogTable"))
+    if not event_table:
+        print("chronicle verify: give --event-table (or set EVENT_TABLE, or --endpoint-url for the local runtime)",
+              file=sys.stderr)
+        return 2
+    client = _session(args)
+    dynamodb = client("dynamodb")
+    archive = ArchiveReader(bucket, catalog, client("s3"), dynamodb) if bucket and catalog else None
+    store = EventStore(event_table, client=dynamodb, archive=archive)
+    try:
+        reports = verify_all(store) if args.all else [verify_stream(store, args.aggregate_id)]
+    except (BotoCoreError, ClientError) as error:
+        print(f"chronicle verify: {error}", file=sys.stderr)
+        return 1
+    for report in reports:
+        if args.json:
+            print(json.dumps(report.as_dict()))
+        elif report.ok:
+            unsealed = f"; unsealed before sequence {report.unsealed_before}" if report.unsealed_before else ""
+            print(f"ok    {report.aggregate_id}: {report.events} events "
+                  f"({', '.join(f'{n} {where}' for where, n in sorted(report.sources.items()))}), "
+                  f"head {report.head} {(report.head_hash or 'unsealed')[:16]}{unsealed}")
+        else:
+            f = report.failure
+            where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
+            print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
+    failed = sum(not r.ok for r in reports)
+    if len(reports) > 1 and not args.json:
+        print(f"{len(reports)} streams, {failed} failed")
+    return 1 if failed else 0
+
+
+# ---- chronicle archive run --------------------------------------------------------------------------------
+def add_archive_parser(subparsers: Any) -> None:
+    archive = subparsers.add_parser("archive", help="move old events to the S3 archive (the archive workflow)")
+    sub = archive.add_subparsers(dest="archive_command", metavar="<archive command>")
+    sub.required = True
+    run = sub.add_parser(
+        "run", help="start the ArchiveEvents state machine and wait for it",
+        description="Archive events older than DAYS whose stream has a newer snapshot (0: everything eligible; "
+                    "default: the RetentionDays stack parameter). Safe to interrupt and to run again.")
+    run.add_argument("--older-than", type=float, default=None, metavar="DAYS")
+    run.add_argument("--state-machine-arn", default=os.environ.get("ARCHIVE_STATE_MACHINE_ARN"),
+                     help="default $ARCHIVE_STATE_MACHINE_ARN, else the state machine named *-ArchiveEvents")
+    run.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    _common(run)
+    run.set_defaults(func=run_archive)
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if args.older_than is not None and args.older_than < 0:
+        print("chronicle archive run: --older-than must be 0 or more", file=sys.stderr)
+        return 2
+    sfn = _session(args)("stepfunctions")
+    try:
+        arn = args.state_machine_arn or _find_state_machine(sfn)
+        if not arn:
+            print("chronicle archive run: no state machine named *-ArchiveEvents; give --state-machine-arn",
+                  file=sys.stderr)
+            return 2
+        payload = {} if args.older_than is None else {"olderThanDays": args.older_than}
+        name = f"cli-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"  # the emulator needs a name
+        execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
+        deadline = time.monotonic() + args.timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    except (BotoCoreError, ClientError) as error:
+        print(f"chronicle archive run: {error}", file=sys.stderr)
+        return 1
+    status = described["status"]
+    if status == "SUCCEEDED":
+        totals = json.loads(described.get("output") or "{}").get("totals", {})
+        print(f"archived {totals.get('events', 0)} events of {totals.get('streams', 0)} streams "
+              f"(cutoff {json.loads(described['output']).get('cutoff')}); execution {execution}")
+        return 0
+    print(f"chronicle archive run: execution {execution} is {status}: {described.get('error', '')} "
+          f"{described.get('cause', '')}".rstrip(), file=sys.stderr)
+    return 1
+
+
+def _find_state_machine(sfn: Any) -> str | None:
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"].endswith("-ArchiveEvents"):
+                return machine["stateMachineArn"]
+    return None
