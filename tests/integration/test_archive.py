@@ -29,6 +29,13 @@ from chronicle.eventstore.archiver import Archiver, step
 from chronicle.eventstore.verify import verify_stream
 from chronicle.projections.rebuild import rebuild
 
+
+@pytest.fixture(autouse=True)
+def as_admin():
+    """Read as a bootstrap admin (ADMIN_ACTOR_IDS=root in conftest): private projects are visible to admins only."""
+    with queries.acting_as("root"):
+        yield
+
 PROJECT = AGGREGATES["Project"]
 BUCKET = "chronicle-archive"
 OLD = datetime(2024, 1, 1, tzinfo=UTC)

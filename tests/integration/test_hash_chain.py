@@ -20,6 +20,13 @@ from chronicle.eventstore.items import to_item
 from chronicle.eventstore.verify import verify_all, verify_stream
 
 
+@pytest.fixture(autouse=True)
+def as_admin():
+    """Read as a bootstrap admin (ADMIN_ACTOR_IDS=root in conftest): private projects are visible to admins only."""
+    with queries.acting_as("root"):
+        yield
+
+
 def command(command_type, data, aggregate_id=None):
     body = {"data": data}
     if aggregate_id:
