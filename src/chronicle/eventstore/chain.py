@@ -10,7 +10,7 @@ personal data, attributes added later), the hash covers exactly those bytes, and
 decryption) changes it. docs/eventstore.md "Hash chain" is the reference an auditor can follow.
 
 Events stored before the chain existed have no ``hash``: the first hashed event after them chains from GENESIS,
-and `verify` reports them as "unsealed before sequence N" (docs/decisions/0006).
+and `verify` reports them as "unsealed before sequence N" (docs/decisions/0008-hash-chain-over-stored-items-unsealed-prefix.md).
 """
 
 from __future__ import annotations
