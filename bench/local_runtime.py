@@ -13,17 +13,24 @@ Measures (a durable runtime: state dir, journal, fsync before every answer)
   AddService: at most 2x);
 - commands/s with one client, 4 clients on 4 streams and on 1 shared stream (ratios to one client), whether
   every stream ended gapless with every success stored;
-- 16 clients (a new connection per request): commands/s, p50 / p99 latency and connection errors.
+- 16 clients (a new connection per request): commands/s, p50 / p99 latency and connection errors;
+- one client against `chronicle local` of this tree and of eb3cbb1 (the main issue 9 measured; `git archive` into
+  a temp dir), each served as its own process, rounds interleaved: the ratio of the two (target: at least 5x).
+  `--no-baseline` skips it; without git history it prints why it was not measured.
+
+Clients are another process (bench/http_load.py), as a client of `make local` is: their CPU is not the runtime's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -107,34 +114,16 @@ def workflow_latencies(runtime) -> list[tuple[str, str, str]]:
 
 
 def run_clients(runtime, streams: list[str], clients: int, per_client: int) -> dict:
-    """``clients`` threads, client c writes ``per_client`` changes to streams[c % len(streams)]."""
-    statuses: list[int] = []
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
+    """``clients`` threads in another process (bench/http_load.py), client c writes ``per_client`` changes to
+    streams[c % len(streams)]: the runtime's process serves and the client's CPU is not counted against it."""
+    return load(runtime.url, streams, clients, per_client)
 
-    def client(c: int) -> None:
-        for i in range(per_client):
-            t = time.perf_counter()
-            try:
-                status, _ = change(runtime, streams[c % len(streams)], c * 1000 + i)
-            except OSError as exc:  # refused / reset: what a too-small backlog did
-                with lock:
-                    errors.append(type(exc).__name__)
-                continue
-            with lock:
-                statuses.append(status)
-                latencies.append(time.perf_counter() - t)
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - start
-    return {"rate": len(statuses) / seconds, "ok": statuses.count(200), "other": len(statuses) - statuses.count(200),
-            "errors": errors, "latencies": sorted(latencies)}
+def load(url: str, streams: list[str], clients: int, per_client: int) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "http_load.py"), url, "--streams", *streams,
+                          "--clients", str(clients), "--per-client", str(per_client)],
+                         check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(out.stdout)
 
 
 def gapless(project_id: str) -> tuple[bool, int]:
@@ -170,6 +159,100 @@ class Direct:
         dispatcher = self.runtime.dispatcher
         dispatcher.wait_for(dispatcher.ticket())
         self.runtime.durable.sync()
+
+
+# The main the issue measured (docs/local-runtime.md): `make bench` there gave 8.2 commands/s with one client.
+BASELINE = "eb3cbb1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    """`chronicle local` of a source tree as its own process, as `make local` runs it (durable state dir)."""
+
+    def __init__(self, tree: Path, name: str) -> None:
+        self.name, self.tree = name, tree
+        self.state = Path(tempfile.mkdtemp(prefix=f"chronicle-bench-{name}-"))
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+        env.pop("POWERTOOLS_LOG_LEVEL", None)  # as `make local` runs: its logs written (here to /dev/null)
+        env.pop("POWERTOOLS_METRICS_DISABLED", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chronicle.cli", "local", "--port", str(port), "--aws-port", str(free_port()),
+             "--state-dir", str(self.state / "state")], cwd=tree, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chronicle local of {name} did not start")
+            time.sleep(0.2)
+
+    def project(self) -> str:
+        status, body = post(f"{self.url}/commands/CreateProject", {"data": {"name": "bench", "ownerId": "bench"}})
+        assert status == 200, body
+        return body["aggregateId"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def baseline_tree(rev: str) -> Path | None:
+    """The source tree of ``rev`` (git archive into a temp dir), or None without git or that commit."""
+    if shutil.which("git") is None:
+        return None
+    check = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}^{{commit}}"], capture_output=True)
+    if check.returncode != 0:
+        return None
+    tree = Path(tempfile.mkdtemp(prefix=f"chronicle-{rev}-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def against_baseline(rounds: int = 3, per_round: int = 20) -> list[tuple[str, str, str]]:
+    """One client, `chronicle local` of this tree and of BASELINE, each its own process, rounds interleaved so both
+    see the same machine: commands answered / seconds over all rounds."""
+    tree = baseline_tree(BASELINE)
+    if tree is None:
+        return [(f"commands/s, 1 client, vs {BASELINE}", "-", f"no git history with {BASELINE} here: not measured")]
+    servers = []
+    try:
+        servers = [Served(ROOT, "this tree"), Served(tree, BASELINE)]
+        totals = {s.name: [0, 0.0] for s in servers}
+        for server in servers:  # warm: handler modules import on first use
+            load(server.url, [server.project()], 1, 2)
+        for r in range(rounds):
+            for server in (servers if r % 2 == 0 else servers[::-1]):
+                result = load(server.url, [server.project()], 1, per_round)
+                assert result["ok"] == per_round, result
+                totals[server.name][0] += result["ok"]
+                totals[server.name][1] += result["ok"] / result["rate"]
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(tree, ignore_errors=True)
+    rate = {name: n / seconds for name, (n, seconds) in totals.items()}
+    return [(f"commands/s, 1 client, `chronicle local` {name}", f"{rate[name]:.1f}",
+             f"{rounds} x {per_round} ChangeProjectConfiguration, interleaved, each server its own process"
+             + ("" if name != "this tree" else f"; ratio to {BASELINE} {rate[name] / rate[BASELINE]:.2f}x "
+                                               "(target >= 5)"))
+            for name in ("this tree", BASELINE)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -237,6 +320,8 @@ def main() -> None:
                      "group commit: one fsync covers every record appended before it"))
     finally:
         runtime.stop(save=False)
+    if "--no-baseline" not in sys.argv:
+        rows += against_baseline()
 
     width = max(len(r[0]) for r in rows)
     print(f"Local runtime benchmark (python {sys.version.split()[0]}; one run, {time.perf_counter() - started:.0f} s)")

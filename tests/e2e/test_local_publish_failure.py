@@ -92,3 +92,20 @@ def test_an_event_whose_workflow_never_published_it_reaches_the_read_model_throu
     assert wait_for(lambda: project_version(runtime, project_id) == 1), "the safety net did not publish it"
     _, after = http("GET", f"{runtime.url}/health")
     assert after["streams"]["delivered"] > before["streams"]["delivered"]
+
+
+def test_a_binary_attribute_in_the_stream_does_not_stall_the_safety_net(runtime, monkeypatch):
+    """A stream record with a binary value (an item some other writer put in the table) reaches the poller as
+    bytes: it once made every later batch unmatchable, so the safety net stopped for good."""
+    import boto3
+
+    from chronicle import aws
+
+    client = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint, region_name="us-east-1")
+    key = {"aggregateId": {"S": "binary-item"}, "eventSequence": {"N": "0"}}
+    table = aws.event_store().event_table
+    client.put_item(TableName=table, Item={**key, "blob": {"B": b"\x00\xff"}})
+    try:
+        test_an_event_whose_workflow_never_published_it_reaches_the_read_model_through_the_stream(runtime, monkeypatch)
+    finally:
+        client.delete_item(TableName=table, Key=key)

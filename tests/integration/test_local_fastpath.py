@@ -78,3 +78,80 @@ def test_caches_install_per_emulator_and_go_with_the_last():
     fastpath.uninstall_caches()
     assert (fastpath.watch("arn:y") is None) == (held == 0)
     fastpath.unwatch("arn:x")
+
+
+def _dynamodb_exchange(client, table: str) -> list:
+    """Successes and refusals of the calls the handlers make, as the caller sees them (ResponseMetadata aside)."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    key = {"pk": {"S": "a"}}
+    calls = [
+        lambda: client.put_item(TableName=table, Item=ITEM, ReturnValues="ALL_OLD"),
+        lambda: client.put_item(TableName=table, Item=ITEM, ReturnValues="ALL_OLD"),
+        lambda: client.get_item(TableName=table, Key=key, ConsistentRead=True),
+        lambda: client.get_item(TableName=table, Key={"pk": {"S": "none"}}),
+        lambda: client.query(TableName=table, KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "a"}}, ProjectionExpression="n, b, m"),
+        lambda: client.scan(TableName=table, FilterExpression="n > :z", ExpressionAttributeValues={":z": {"N": "0"}}),
+        lambda: client.update_item(TableName=table, Key=key, UpdateExpression="SET n = n + :one, #l = list_append(#l, :l)",
+                                   ExpressionAttributeNames={"#l": "l"},
+                                   ExpressionAttributeValues={":one": {"N": "1"}, ":l": {"L": [{"B": b"\x01"}]}},
+                                   ReturnValues="ALL_NEW"),
+        lambda: client.put_item(TableName=table, Item=ITEM, ConditionExpression="attribute_not_exists(pk)",
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+        lambda: client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "n = :x",
+                                "ExpressionAttributeValues": {":x": {"N": "7"}},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]),
+        lambda: client.batch_get_item(RequestItems={table: {"Keys": [key, {"pk": {"S": "none"}}]}}),
+        lambda: client.query(TableName=table, KeyConditionExpression="pk = :p AND",
+                             ExpressionAttributeValues={":p": {"S": "a"}}),
+        lambda: client.get_item(TableName="no-such-table", Key=key),
+        lambda: client.get_item(TableName=table, Key={"pk": "not an attribute value"}),
+        lambda: client.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD"),
+    ]
+    seen = []
+    for call in calls:
+        try:
+            answer = call()
+            answer.pop("ResponseMetadata", None)
+            seen.append(("ok", answer))
+        except ClientError as error:
+            response = {k: v for k, v in error.response.items() if k != "ResponseMetadata"}
+            seen.append((type(error).__name__, response))
+        except ParamValidationError as error:
+            seen.append(("ParamValidationError", str(error)))
+    return seen
+
+
+def test_direct_dynamodb_calls_answer_as_botocore_and_moto_answer_them():
+    """The direct route (no serializing, signing, WSGI or request parsing) against botocore's own path to the same
+    emulator: every answer and every error, with its modeled fields (CancellationReasons, Item), equal."""
+    from chronicle.local.emulator import Emulator
+
+    emulator = Emulator().start()
+    try:
+        client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name="us-east-1")
+        assert isinstance(client, fastpath._DirectDynamoDB)
+        def fresh_table() -> str:
+            if "t" in client.list_tables()["TableNames"]:
+                client.delete_table(TableName="t")
+            client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+            return "t"
+
+        direct = _dynamodb_exchange(client, fresh_table())
+        with fastpath.paused(emulator.dispatcher_app):
+            slow = _dynamodb_exchange(client, fresh_table())
+    finally:
+        emulator.stop()
+    assert [kind for kind, _ in direct] == [kind for kind, _ in slow]
+    assert direct == slow
+    kinds = [kind for kind, _ in direct]
+    assert kinds.count("ok") >= 8 and "ConditionalCheckFailedException" in kinds
+    assert "TransactionCanceledException" in kinds and "ParamValidationError" in kinds
+    canceled = direct[kinds.index("TransactionCanceledException")][1]
+    assert canceled["CancellationReasons"][1]["Item"]["pk"] == {"S": "a"}
+    assert direct[2][1]["Item"]["b"] == {"B": b"\x00\xffbin"}  # binary parsed back to bytes

@@ -72,6 +72,7 @@ class Emulator:
 
             fastpath.install_caches(self._server.dispatcher_app)
             fastpath.install_transport(self.endpoint, self._server.app)
+            fastpath.install_direct(self.endpoint)
         self.reset()  # moto's backends are process-global: start from nothing even if a runtime ran before
         # "lambda.use_docker" must stay True: the simple (no-docker) backend never calls the seam.
         self.set_config({"stepfunctions": {"execute_state_machine": True}})
@@ -102,6 +103,7 @@ class Emulator:
             from . import fastpath
 
             fastpath.uninstall_transport(self.endpoint)
+            fastpath.uninstall_direct(self.endpoint)
             fastpath.uninstall_caches()
         if self._server is not None:
             self._server.stop()

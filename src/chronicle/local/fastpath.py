@@ -137,8 +137,11 @@ def paused(dispatcher_app: Any) -> Iterator[None]:
     with _lock:
         transports = [t for t, _ in _state.get("transports", {}).values()]
         holders = _state.get("holders", 0)
+    routes = list(_direct.values())
     for transport in transports:
         transport.enabled = False
+    for route in routes:
+        route.enabled = False
     for _ in range(holders):
         uninstall_caches()
     try:
@@ -148,6 +151,117 @@ def paused(dispatcher_app: Any) -> Iterator[None]:
             install_caches(dispatcher_app)
         for transport in transports:
             transport.enabled = True
+        for route in routes:
+            route.enabled = True
+
+
+# ---- direct DynamoDB calls ------------------------------------------------------------------------------
+class _DirectDynamoDB:
+    """Base class put in front of botocore's DynamoDB client class (``creating-client-class.dynamodb``): a call to
+    the emulator's endpoint from this process runs moto's DynamoDB response handler on the call's parameters.
+
+    What is skipped is transport only: serializing the parameters to JSON, signing, the user agent, the WSGI
+    environ, Flask's routing and moto's model-driven parsing of that JSON back into the same parameters. What stays
+    is what decides the answer: botocore's parameter validation, moto's handler and backend (with the locks and the
+    journal around it), moto's serializer and botocore's parser of the body it writes, and botocore's exception
+    classes. Clients of another endpoint, and every client while the fast path is paused, take botocore's path."""
+
+    def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+        route = _direct.get(self.meta.endpoint_url)
+        if route is None or not route.enabled:
+            return super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+        return route.call(self, operation_name, api_params)
+
+
+class _DirectRoute:
+    def __init__(self) -> None:
+        self.enabled = True
+
+    def call(self, client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        import copy
+
+        from botocore.compat import HTTPHeaders
+        from botocore.validate import validate_parameters
+        from moto.dynamodb.responses import DynamoHandler
+
+        from .emulator import ACCOUNT_ID
+
+        model = client.meta.service_model.operation_model(operation_name)
+        if client.meta.config.parameter_validation:
+            validate_parameters(api_params, model.input_shape)  # ParamValidationError, as botocore raises it
+        handler = DynamoHandler()
+        # What moto's parse_parameters makes of the JSON body botocore would send: the parameters themselves
+        # (blobs as bytes); a copy, as the caller may reuse its dicts.
+        handler.params = copy.deepcopy(api_params)
+        handler.region, handler.partition = client.meta.region_name, "aws"
+        handler.current_account = ACCOUNT_ID
+        handler.headers = {"X-Amz-Target": f"DynamoDB_20120810.{operation_name}",
+                           "Content-Type": "application/x-amz-json-1.0"}
+        handler.querystring, handler.response_headers = {}, {"server": "amazon.com"}
+        handler.method, handler.uri, handler.path = "POST", client.meta.endpoint_url + "/", "/"
+        try:
+            status, headers, body = handler.call_action()
+        except Exception as exc:  # moto failed (its refusals are answers, not exceptions): HTTP would give a 500
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "InternalServerError",
+                                         "Message": f"the emulator failed: {type(exc).__name__}: {exc}"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, operation_name) from exc
+        response_headers = HTTPHeaders()
+        for key, value in headers.items():
+            response_headers[key] = str(value)
+        response = {"status_code": int(status), "headers": response_headers,
+                    "body": body.encode() if isinstance(body, str) else body,
+                    "context": {"operation_name": operation_name}}
+        parser = client._response_parser
+        parsed = parser.parse(response, model.output_shape)
+        if response["status_code"] < 300:
+            return parsed
+        code = parsed.get("Error", {}).get("Code")
+        error_shape = client.meta.service_model.shape_for_error_code(code) if code else None
+        if error_shape is not None:  # CancellationReasons, Item, ...: as botocore's endpoint adds them
+            parsed.update(parser.parse(response, error_shape))
+        raise client.exceptions.from_code(code)(parsed, operation_name)
+
+
+_direct: dict[str, _DirectRoute] = {}
+
+
+def _direct_base(base_classes: list[type], **_kwargs: Any) -> None:
+    if _DirectDynamoDB not in base_classes:
+        base_classes.insert(0, _DirectDynamoDB)
+
+
+def install_direct(endpoint: str) -> None:
+    """Run this process's DynamoDB calls to ``endpoint`` (and the interpreter's localhost alias) in moto's handler
+    directly (:class:`_DirectDynamoDB`), for DynamoDB clients created from now on."""
+    import boto3
+    import botocore.handlers
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    _require(DynamoHandler, "call_action")
+    with _lock:
+        if endpoint in _direct:
+            raise FastPathError(f"direct DynamoDB calls to {endpoint} are already installed")
+        route = _DirectRoute()
+        port = urlsplit(endpoint).port
+        _direct[endpoint.rstrip("/")] = route
+        _direct[f"http://localhost:{port}"] = route
+        if "direct" not in _state:
+            botocore.handlers.BUILTIN_HANDLERS.append(("creating-client-class.dynamodb", _direct_base))
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION.events.register("creating-client-class.dynamodb", _direct_base,
+                                                      unique_id="chronicle-fastpath-direct")
+            _state["direct"] = True
+
+
+def uninstall_direct(endpoint: str) -> None:
+    with _lock:
+        route = _direct.pop(endpoint.rstrip("/"), None)
+        if route is not None:
+            route.enabled = False
+            _direct.pop(f"http://localhost:{urlsplit(endpoint).port}", None)
 
 
 # ---- caches -----------------------------------------------------------------------------------------------

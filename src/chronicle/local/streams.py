@@ -12,6 +12,7 @@ directory are not new events, and what a crash left unpublished is re-published 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -128,6 +129,21 @@ def _record(record: dict[str, Any], consumer: StreamConsumer) -> dict[str, Any]:
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in dynamodb:
+            dynamodb[image] = _base64_blobs(dynamodb[image])
     out["dynamodb"] = dynamodb
     out["eventSourceARN"] = consumer.stream_arn
     return out
+
+
+def _base64_blobs(value: Any) -> Any:
+    """Binary attribute values (B, BS) as the base64 text Lambda's JSON event carries (boto3 hands them as bytes;
+    left as bytes, one binary attribute made the batch unmatchable and unsendable, stalling the stream for good)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _base64_blobs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_base64_blobs(v) for v in value]
+    return value
