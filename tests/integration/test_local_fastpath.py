@@ -133,7 +133,7 @@ def test_direct_dynamodb_calls_answer_as_botocore_and_moto_answer_them():
     emulator = Emulator().start()
     try:
         client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name="us-east-1")
-        assert isinstance(client, fastpath._DirectDynamoDB)
+        assert isinstance(client, fastpath._DirectClient)
         def fresh_table() -> str:
             if "t" in client.list_tables()["TableNames"]:
                 client.delete_table(TableName="t")
@@ -155,3 +155,52 @@ def test_direct_dynamodb_calls_answer_as_botocore_and_moto_answer_them():
     canceled = direct[kinds.index("TransactionCanceledException")][1]
     assert canceled["CancellationReasons"][1]["Item"]["pk"] == {"S": "a"}
     assert direct[2][1]["Item"]["b"] == {"B": b"\x00\xffbin"}  # binary parsed back to bytes
+
+
+def _other_services_exchange(endpoint: str, tag: str) -> list:
+    """EventBridge, Step Functions and DynamoDB Streams calls the local runtime makes, reduced to what does not
+    differ between two runs (ids, ARNs with the tag, dates)."""
+    from botocore.exceptions import ClientError
+
+    events = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
+    assert isinstance(events, fastpath._DirectClient) and isinstance(sfn, fastpath._DirectClient)
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}})
+    machine: dict = {}
+    calls = [
+        lambda: events.create_event_bus(Name=f"bus-{tag}"),
+        lambda: events.put_events(Entries=[{"EventBusName": f"bus-{tag}", "Source": "s", "DetailType": "d",
+                                            "Detail": json.dumps({"a": 1})}] * 2),
+        lambda: events.put_events(Entries=[{"EventBusName": f"bus-{tag}", "Source": "s", "DetailType": "d",
+                                            "Detail": "not json"}]),
+        lambda: events.describe_event_bus(Name=f"missing-{tag}"),
+        lambda: machine.update(sfn.create_state_machine(
+            name=f"m-{tag}", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")) or machine,
+        lambda: sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"] + "-missing"),
+        lambda: sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="e1", input="{}"),
+        lambda: sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="e1", input='{"other": 1}'),
+        lambda: sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="not json"),
+    ]
+    seen = []
+    for call in calls:
+        try:
+            answer = call()
+            seen.append(("ok", sorted(k for k in answer if k != "ResponseMetadata"),
+                         answer.get("FailedEntryCount"), [sorted(e) for e in answer.get("Entries", [])]))
+        except ClientError as error:
+            seen.append((error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]))
+    return seen
+
+
+def test_direct_calls_of_the_other_services_answer_as_botocore_does():
+    from chronicle.local.emulator import Emulator
+
+    emulator = Emulator().start()
+    try:
+        direct = _other_services_exchange(emulator.endpoint, "direct")
+        with fastpath.paused(emulator.dispatcher_app):
+            slow = _other_services_exchange(emulator.endpoint, "slow")
+    finally:
+        emulator.stop()
+    assert direct == slow
+    assert [s[0] for s in direct].count("ok") >= 5 and "ResourceNotFoundException" in [s[0] for s in direct]

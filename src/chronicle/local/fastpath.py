@@ -28,6 +28,7 @@ changed (moto is pinned).
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from typing import Any
 from collections.abc import Callable, Iterator
@@ -155,16 +156,28 @@ def paused(dispatcher_app: Any) -> Iterator[None]:
             route.enabled = True
 
 
-# ---- direct DynamoDB calls ------------------------------------------------------------------------------
-class _DirectDynamoDB:
-    """Base class put in front of botocore's DynamoDB client class (``creating-client-class.dynamodb``): a call to
-    the emulator's endpoint from this process runs moto's DynamoDB response handler on the call's parameters.
+# ---- direct calls ----------------------------------------------------------------------------------------
+# botocore service name -> moto's response class for it. Each is a JSON-protocol service: the request is a JSON body
+# and an X-Amz-Target header, whatever transport carries it.
+_HANDLERS = {
+    "dynamodb": ("moto.dynamodb.responses", "DynamoHandler"),
+    "dynamodbstreams": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
+    "events": ("moto.events.responses", "EventsHandler"),
+    "stepfunctions": ("moto.stepfunctions.responses", "StepFunctionResponse"),
+}
 
-    What is skipped is transport only: serializing the parameters to JSON, signing, the user agent, the WSGI
-    environ, Flask's routing and moto's model-driven parsing of that JSON back into the same parameters. What stays
-    is what decides the answer: botocore's parameter validation, moto's handler and backend (with the locks and the
-    journal around it), moto's serializer and botocore's parser of the body it writes, and botocore's exception
-    classes. Clients of another endpoint, and every client while the fast path is paused, take botocore's path."""
+
+class _DirectClient:
+    """Base class put in front of botocore's client class of the services in ``_HANDLERS``
+    (``creating-client-class.<service>``): a call to the emulator's endpoint from this process runs moto's response
+    handler for it in the calling thread.
+
+    What is skipped is transport only: signing, the user agent, the WSGI environ, Flask's routing and moto's
+    request setup (for DynamoDB also serializing the parameters to JSON and moto's model-driven parsing of that JSON
+    back into the same parameters). What stays is what decides the answer: botocore's parameter validation and
+    serializer, moto's handler and backend (with the locks and the journal around it), moto's serializer, botocore's
+    parser of the body it writes, and botocore's exception classes. Clients of another endpoint, and every client
+    while the fast path is paused, take botocore's path."""
 
     def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
         route = _direct.get(self.meta.endpoint_url)
@@ -176,34 +189,47 @@ class _DirectDynamoDB:
 class _DirectRoute:
     def __init__(self) -> None:
         self.enabled = True
+        self._classes: dict[str, type] = {}
+
+    def handler_class(self, service: str) -> type:
+        cls = self._classes.get(service)
+        if cls is None:
+            import importlib
+
+            module, name = _HANDLERS[service]
+            cls = self._classes[service] = _require(importlib.import_module(module), name)
+        return cls
 
     def call(self, client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         import copy
 
         from botocore.compat import HTTPHeaders
+        from botocore.exceptions import ClientError
         from botocore.validate import validate_parameters
-        from moto.dynamodb.responses import DynamoHandler
 
         from .emulator import ACCOUNT_ID
 
-        model = client.meta.service_model.operation_model(operation_name)
-        if client.meta.config.parameter_validation:
-            validate_parameters(api_params, model.input_shape)  # ParamValidationError, as botocore raises it
-        handler = DynamoHandler()
-        # What moto's parse_parameters makes of the JSON body botocore would send: the parameters themselves
-        # (blobs as bytes); a copy, as the caller may reuse its dicts.
-        handler.params = copy.deepcopy(api_params)
+        service = client.meta.service_model
+        model = service.operation_model(operation_name)
+        handler = self.handler_class(service.service_name)()
+        if handler.automated_parameter_parsing:
+            # (DynamoDB) moto would parse the JSON body into these very parameters (blobs as bytes): hand them
+            # over, validated as botocore validates them; a copy, as the caller may reuse its dicts.
+            if client.meta.config.parameter_validation:
+                validate_parameters(api_params, model.input_shape)  # ParamValidationError, as botocore raises it
+            handler.params = copy.deepcopy(api_params)
+            handler.body = None
+        else:  # the JSON body botocore sends (validated on the way, when the client validates)
+            handler.body = client._serializer.serialize_to_request(api_params, model)["body"].decode()
         handler.region, handler.partition = client.meta.region_name, "aws"
         handler.current_account = ACCOUNT_ID
-        handler.headers = {"X-Amz-Target": f"DynamoDB_20120810.{operation_name}",
-                           "Content-Type": "application/x-amz-json-1.0"}
-        handler.querystring, handler.response_headers = {}, {"server": "amazon.com"}
+        handler.headers = {"X-Amz-Target": f"{service.metadata['targetPrefix']}.{operation_name}",
+                           "Content-Type": f"application/x-amz-json-{service.metadata.get('jsonVersion', '1.0')}"}
+        handler.querystring, handler.uri_match, handler.response_headers = {}, {}, {"server": "amazon.com"}
         handler.method, handler.uri, handler.path = "POST", client.meta.endpoint_url + "/", "/"
         try:
             status, headers, body = handler.call_action()
         except Exception as exc:  # moto failed (its refusals are answers, not exceptions): HTTP would give a 500
-            from botocore.exceptions import ClientError
-
             raise ClientError({"Error": {"Code": "InternalServerError",
                                          "Message": f"the emulator failed: {type(exc).__name__}: {exc}"},
                                "ResponseMetadata": {"HTTPStatusCode": 500}}, operation_name) from exc
@@ -218,7 +244,7 @@ class _DirectRoute:
         if response["status_code"] < 300:
             return parsed
         code = parsed.get("Error", {}).get("Code")
-        error_shape = client.meta.service_model.shape_for_error_code(code) if code else None
+        error_shape = service.shape_for_error_code(code) if code else None
         if error_shape is not None:  # CancellationReasons, Item, ...: as botocore's endpoint adds them
             parsed.update(parser.parse(response, error_shape))
         raise client.exceptions.from_code(code)(parsed, operation_name)
@@ -228,31 +254,31 @@ _direct: dict[str, _DirectRoute] = {}
 
 
 def _direct_base(base_classes: list[type], **_kwargs: Any) -> None:
-    if _DirectDynamoDB not in base_classes:
-        base_classes.insert(0, _DirectDynamoDB)
+    if _DirectClient not in base_classes:
+        base_classes.insert(0, _DirectClient)
 
 
 def install_direct(endpoint: str) -> None:
-    """Run this process's DynamoDB calls to ``endpoint`` (and the interpreter's localhost alias) in moto's handler
-    directly (:class:`_DirectDynamoDB`), for DynamoDB clients created from now on."""
+    """Run this process's calls to ``endpoint`` (and the interpreter's localhost alias) of the services in
+    ``_HANDLERS`` in moto's handlers directly (:class:`_DirectClient`), for clients created from now on."""
     import boto3
     import botocore.handlers
 
-    from moto.dynamodb.responses import DynamoHandler
-
-    _require(DynamoHandler, "call_action")
     with _lock:
         if endpoint in _direct:
-            raise FastPathError(f"direct DynamoDB calls to {endpoint} are already installed")
+            raise FastPathError(f"direct calls to {endpoint} are already installed")
         route = _DirectRoute()
+        for service in _HANDLERS:
+            _require(route.handler_class(service), "call_action")
         port = urlsplit(endpoint).port
         _direct[endpoint.rstrip("/")] = route
         _direct[f"http://localhost:{port}"] = route
         if "direct" not in _state:
-            botocore.handlers.BUILTIN_HANDLERS.append(("creating-client-class.dynamodb", _direct_base))
-            if boto3.DEFAULT_SESSION is not None:
-                boto3.DEFAULT_SESSION.events.register("creating-client-class.dynamodb", _direct_base,
-                                                      unique_id="chronicle-fastpath-direct")
+            for service in _HANDLERS:
+                botocore.handlers.BUILTIN_HANDLERS.append((f"creating-client-class.{service}", _direct_base))
+                if boto3.DEFAULT_SESSION is not None:
+                    boto3.DEFAULT_SESSION.events.register(f"creating-client-class.{service}", _direct_base,
+                                                          unique_id=f"chronicle-fastpath-direct-{service}")
             _state["direct"] = True
 
 
@@ -450,8 +476,17 @@ def install_caches(dispatcher_app: Any) -> None:
             return names_of[clazz]
 
         moto_responses.method_names_from_class = method_names_from_class
+        # JSONPath: jsonpath_ng builds a new PLY lexer and parser for every parse, and the interpreter parses each
+        # state's paths ($.Payload, ResultPath, ...) on every execution: parsed once per path (the parsed
+        # expressions are only read by find/update).
+        from moto.stepfunctions.parser.asl.component.common.path import result_path
+        from moto.stepfunctions.parser.asl.utils import json_path
+
+        original_parses = (_require(json_path, "parse"), _require(result_path, "parse"))
+        json_path.parse = functools.lru_cache(maxsize=1024)(original_parses[0])
+        result_path.parse = functools.lru_cache(maxsize=1024)(original_parses[1])
         _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure,
-                            original_invoke, original_names)
+                            original_invoke, original_names, original_parses)
 
 
 def uninstall_caches() -> None:
@@ -464,7 +499,11 @@ def uninstall_caches() -> None:
         if "caches" not in _state or _state["holders"]:
             return
         (original_entrypoint, original_boto3, original_terminated, original_structure,
-         original_invoke, original_names) = _state.pop("caches")
+         original_invoke, original_names, original_parses) = _state.pop("caches")
+        from moto.stepfunctions.parser.asl.component.common.path import result_path
+        from moto.stepfunctions.parser.asl.utils import json_path
+
+        json_path.parse, result_path.parse = original_parses
         from moto.core import responses as moto_responses
 
         moto_responses.method_names_from_class = original_names

@@ -99,6 +99,7 @@ def build_local_schema(sdl: str) -> GraphQLSchema:
 DEFAULT_DEPTH_LIMIT, DEFAULT_RESOLVER_LIMIT = 75, 10_000
 MAX_TOKENS = 10_000  # parsing stops there: the full introspection query is 183 tokens, 50 root fields with
 # their selections far less than this; parsing is the first cost of a request
+PREPARED_DOCUMENTS = 256  # validated documents kept for reuse
 
 
 def limits_from_template(template: dict[str, Any]) -> tuple[int, int]:
@@ -164,6 +165,9 @@ class LocalGraphQL:
         self.depth_limit, self.resolver_limit = depth_limit, resolver_limit
         self.schema = build_local_schema(self.schema_path.read_text(encoding="utf-8"))
         self.rule_only_mutations = subscription_mutations(self.schema)
+        # Documents that passed prepare(): the same text gives the same answer (rule targets send one mutation
+        # per change; clients repeat their queries). Bounded: cleared when full.
+        self._prepared: dict[tuple[str, str | None, str], tuple[DocumentNode, OperationDefinitionNode]] = {}
         query = self.schema.query_type
         if query is not None:
             for name, field in query.fields.items():
@@ -186,6 +190,17 @@ class LocalGraphQL:
         DocumentErrors. ``transport`` is "http" (POST /graphql), "websocket" or "rule" (an EventBridge target)."""
         if not isinstance(query, str):
             raise DocumentErrors([GraphQLError("'query' must be a string")])
+        key = (query, operation_name, transport)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepare(query, operation_name, transport)
+            if len(self._prepared) >= PREPARED_DOCUMENTS:
+                self._prepared.clear()
+            self._prepared[key] = prepared
+        return prepared
+
+    def _prepare(self, query: str, operation_name: str | None, transport: str
+                 ) -> tuple[DocumentNode, OperationDefinitionNode]:
         try:
             document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
