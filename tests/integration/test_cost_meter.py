@@ -64,3 +64,16 @@ def test_global_index_writes_and_eventbridge_entries(meter):
     events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"},
                                {"Source": "s", "DetailType": "d", "Detail": '{"x": "' + "y" * 70000 + '"}'}])
     assert units(meter, before) == {"events.entries": 1 + 2}
+
+
+def test_the_meter_sees_the_local_runtime_calls_of_a_command():
+    """Through `chronicle local` (handlers' clients on the emulator's direct route, chronicle.local.fastpath): the
+    append's conditional PutItem and the publish's PutEvents are counted where they run. A route that skipped the
+    clients' events would leave the DynamoDB and EventBridge columns of `chronicle cost` empty."""
+    from chronicle.local.cost.model import measure, metered_runtime
+
+    with metered_runtime() as (runtime, meter):
+        [cost] = measure(runtime, meter, ["CreateProject"], runs=1)
+    assert cost.calls.get("dynamodb:PutItem", 0) >= 1, cost.calls
+    assert cost.calls.get("events:PutEvents", 0) >= 1, cost.calls
+    assert cost.units.get("dynamodb.wru", 0) >= 1, cost.units

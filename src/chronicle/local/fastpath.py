@@ -211,6 +211,11 @@ class _DirectRoute:
 
         service = client.meta.service_model
         model = service.operation_model(operation_name)
+        # The client's own events, as botocore emits them (provide-client-params, before-parameter-build: they
+        # may rewrite the parameters; after-call below): what hooks a client (the cost meter) sees stays the same.
+        context = {"client_region": client.meta.region_name, "client_config": client.meta.config,
+                   "has_streaming_input": model.has_streaming_input, "auth_type": model.resolved_auth_type}
+        api_params = client._emit_api_params(api_params=api_params, operation_model=model, context=context)
         handler = self.handler_class(service.service_name)()
         if handler.automated_parameter_parsing:
             # (DynamoDB) moto would parse the JSON body into these very parameters (blobs as bytes): hand them
@@ -241,12 +246,18 @@ class _DirectRoute:
                     "context": {"operation_name": operation_name}}
         parser = client._response_parser
         parsed = parser.parse(response, model.output_shape)
-        if response["status_code"] < 300:
-            return parsed
-        code = parsed.get("Error", {}).get("Code")
+        code = parsed.get("Error", {}).get("Code") if response["status_code"] >= 300 else None
         error_shape = service.shape_for_error_code(code) if code else None
         if error_shape is not None:  # CancellationReasons, Item, ...: as botocore's endpoint adds them
             parsed.update(parser.parse(response, error_shape))
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+
+        http = AWSResponse(handler.uri, response["status_code"], response_headers, MockRawResponse(response["body"]))
+        client.meta.events.emit(f"after-call.{service.service_id.hyphenize()}.{operation_name}", http_response=http,
+                                parsed=parsed, model=model, context=context)
+        if response["status_code"] < 300:
+            return parsed
         raise client.exceptions.from_code(code)(parsed, operation_name)
 
 
