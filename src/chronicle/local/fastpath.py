@@ -7,7 +7,14 @@ in-process parts make). This module removes each of those, without changing what
   emulator's WSGI application directly (a botocore ``before-send`` hook, the mechanism moto's own in-process mock
   uses), instead of going through a socket, the HTTP server and a thread. The request and response bytes are the
   same; clients outside the process (aws cli, boto3 elsewhere) still use the real endpoint.
-- :func:`install_caches` also tells :func:`finished` waiters the moment an execution ends (the command API
+- :func:`install_direct`: for DynamoDB, EventBridge, Step Functions and DynamoDB Streams, even the in-process
+  transport was most of a call (signing, user agent, WSGI environ, Flask, moto's request setup and, for DynamoDB,
+  its model-driven parsing of the JSON body back into the caller's parameters): those clients run moto's response
+  handler directly (:class:`_DirectClient`), keeping validation, the client's events, moto's handler, serializer
+  and backend, and botocore's parser and exceptions.
+- :func:`install_caches` also parses each JSONPath the interpreter evaluates once (jsonpath_ng builds a new PLY
+  parser for every parse).
+- :func:`install_caches` also tells :func:`watch` waiters the moment an execution ends (the command API
   waited by polling DescribeExecution, sleeping up to 50 ms between polls).
 - :func:`install_caches`: the parsed ASL program per definition (the parse is pure; executions keep their state
   in their own Environment), the method names of each of moto's response classes, one boto3 client per (service, region, endpoint) for the interpreter's tasks
