@@ -15,10 +15,13 @@ store, loader = aws.event_store(), aws.aggregate_loader()
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
+    # {"command", "attempt": the step's $$.State.RetryCount}; an execution started before the workflows passed the
+    # attempt (in flight across a deploy) passes the command itself: attempt unknown, looked for as a retry.
+    event, attempt = (event["command"], event.get("attempt")) if "command" in event else (event, None)
     logger.append_keys(commandType=event["commandType"], aggregateId=event["aggregateId"],
                        commandId=event["commandId"], correlationId=event["correlationId"])
     try:
-        outcome = decide_and_append(event, store, loader)
+        outcome = decide_and_append(event, store, loader, attempt=attempt)
     except ChronicleError as refusal:  # a documented refusal (conflict, rule, ...): counted by code, then raised
         metrics.add_dimension(name="code", value=refusal.code)
         metrics.add_metric(name="CommandsRefused", unit=MetricUnit.Count, value=1)

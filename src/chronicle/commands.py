@@ -171,7 +171,7 @@ def command_fingerprint(command: dict[str, Any]) -> str:
 
 
 def decide_and_append(command: dict[str, Any], store: EventStore, loader: AggregateLoader,
-                      vault: Any = None) -> dict[str, Any]:
+                      vault: Any = None, attempt: int | None = None) -> dict[str, Any]:
     """Load, decide and append atomically; answer the stored outcome when this command was already stored.
 
     Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
@@ -183,6 +183,9 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
     stored, whose metadata carries the commandId: among those stored since the command started (an update), or
     the event that refuses its create (returned by the failed write). A client's commandId can come back much
     later, in another execution: it is recorded in the CommandLog with the events (docs/decisions/0002).
+
+    `attempt` is the step's retry count (Step Functions' ``$$.State.RetryCount``; None when unknown): the first
+    attempt of a server-made commandId cannot have stored anything, so it looks for nothing.
     """
     aggregate = aggregate_for_command(command["commandType"])
     if command["idempotent"]:
@@ -192,7 +195,7 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
         if recorded is not None:
             return recorded
     try:
-        return _decide_and_append(aggregate, command, store, loader, vault)
+        return _decide_and_append(aggregate, command, store, loader, vault, attempt)
     except ChronicleError as refusal:
         # A refused retry (a rule that now fails, the stream exists, ...) whose first attempt was stored.
         if command["idempotent"]:
@@ -207,7 +210,7 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
 
 
 def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: EventStore,
-                       loader: AggregateLoader, vault: Any) -> dict[str, Any]:
+                       loader: AggregateLoader, vault: Any, attempt: int | None = None) -> dict[str, Any]:
     aggregate_id = command["aggregateId"]
     is_create = command["commandType"] in aggregate.create_commands
     expected = command.get("expectedVersion")
@@ -219,7 +222,7 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         before = Loaded(aggregate.initial_state(), 0, None, 0, 0)
     else:
         before = loader.load(aggregate, aggregate_id)
-        earlier = _earlier_attempt(store, aggregate, command, before)
+        earlier = _earlier_attempt(store, aggregate, command, before, attempt)
         if earlier is not None:
             return earlier
         if before.version == 0:
@@ -326,12 +329,13 @@ def _vault() -> Any:
 
 
 def _earlier_attempt(store: EventStore, aggregate: Aggregate, command: dict[str, Any],
-                     before: Loaded) -> dict[str, Any] | None:
+                     before: Loaded, attempt: int | None = None) -> dict[str, Any] | None:
     """The outcome this command stored in an earlier attempt, found among the events stored since it started.
 
-    Free when nothing was stored since (the stream's head is older) or when the load already read them all; one
-    backwards Query otherwise (a snapshot was taken inside the window)."""
-    if command["idempotent"] or before.version == 0:
+    Free on the step's first attempt (its commandId was made for this execution: nothing can carry it yet), when
+    nothing was stored since (the stream's head is older) or when the load already read them all; one backwards
+    Query otherwise (a snapshot was taken inside the window: a busy stream)."""
+    if command["idempotent"] or before.version == 0 or attempt == 0:
         return None
     started = command.get("startedAt")
     if not started:  # an input from before startedAt existed (an execution in flight across a deploy)

@@ -109,6 +109,25 @@ def test_a_retried_update_behind_a_fresh_snapshot_reads_back_the_window(steps):
     assert store.version("p-3") == 50
 
 
+def test_a_first_attempt_on_a_busy_stream_reads_nothing_back(steps):
+    """The step's first attempt (Step Functions' RetryCount 0) cannot find events of a commandId made for its own
+    execution: no backwards Query, however many events the window holds behind a snapshot. A retry still looks."""
+    store, loader, counter = steps
+    decide_and_append(command("CreateProject", {"aggregateId": "p-6", "data": {"name": "P", "ownerId": "o"}}),
+                      store, loader)
+    for i in range(50):  # a snapshot at 50, inside the window of the next command
+        decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "p-6", "data": {"set": {"k": i}}}),
+                          store, loader)
+    mine = command("ChangeProjectConfiguration", {"aggregateId": "p-6", "data": {"set": {"k": "mine"}}})
+    counter.reset()
+    first = decide_and_append(dict(mine), store, loader, attempt=0)
+    assert counter.reset() == ["GetItem", "Query", "PutItem"]
+    again = decide_and_append(dict(mine), store, loader, attempt=1)
+    assert again["replayed"] and again["response"] == first["response"]
+    assert counter.reset().count("Query") >= 2  # the tail, then the window read backwards
+    assert store.version("p-6") == 52
+
+
 def test_a_stream_untouched_since_the_command_started_costs_no_extra_read(steps):
     store, loader, counter = steps
     decide_and_append(command("CreateProject", {"aggregateId": "p-4", "data": {"name": "P", "ownerId": "o"}}),
