@@ -14,6 +14,7 @@ Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -79,6 +80,11 @@ def run_local(args: argparse.Namespace) -> int:
         if args.verbose:
             raise
         return 1
+    # What start() built (moto's models and backends, botocore's service models, the template's resources) lives as
+    # long as the process: out of the cyclic collector's sight, its full collections stop walking it (they were
+    # about 5 % of a command's CPU under one client).
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     print(runtime.banner(), flush=True)
