@@ -197,6 +197,7 @@ class _DirectRoute:
     def __init__(self) -> None:
         self.enabled = True
         self._classes: dict[str, type] = {}
+        self._parsers: dict[type, Any] = {}
 
     def handler_class(self, service: str) -> type:
         cls = self._classes.get(service)
@@ -252,6 +253,10 @@ class _DirectRoute:
                     "body": body.encode() if isinstance(body, str) else body,
                     "context": {"operation_name": operation_name}}
         parser = client._response_parser
+        if service.service_name == "dynamodb":
+            parser = self._parsers.get(type(parser))
+            if parser is None:
+                parser = self._parsers[type(client._response_parser)] = _attribute_value_parser(client._response_parser)
         parsed = parser.parse(response, model.output_shape)
         code = parsed.get("Error", {}).get("Code") if response["status_code"] >= 300 else None
         error_shape = service.shape_for_error_code(code) if code else None
@@ -266,6 +271,43 @@ class _DirectRoute:
         if response["status_code"] < 300:
             return parsed
         raise client.exceptions.from_code(code)(parsed, operation_name)
+
+
+_KINDS = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
+
+
+def _parsed_attribute_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB AttributeValue from the JSON body as botocore's parser returns it (binary decoded to bytes)."""
+    import base64
+
+    out: dict[str, Any] = {}
+    for kind, raw in value.items():
+        if raw is None or kind not in _KINDS:
+            continue
+        if kind == "M":
+            out[kind] = {k: _parsed_attribute_value(v) for k, v in raw.items()}
+        elif kind == "L":
+            out[kind] = [_parsed_attribute_value(v) for v in raw]
+        elif kind == "B":
+            out[kind] = base64.b64decode(raw)
+        elif kind == "BS":
+            out[kind] = [base64.b64decode(v) for v in raw]
+        else:
+            out[kind] = raw
+    return out
+
+
+def _attribute_value_parser(parser: Any) -> Any:
+    """A parser like the client's whose AttributeValues skip the model walk (ten members and a union check per
+    value; most of parsing a Query's items), for DynamoDB answers of the direct route."""
+
+    class AttributeValueParser(type(parser)):  # type: ignore[misc]
+        def _handle_structure(self, shape: Any, value: Any) -> Any:
+            if shape.name == "AttributeValue" and isinstance(value, dict):
+                return _parsed_attribute_value(value)
+            return super()._handle_structure(shape, value)
+
+    return AttributeValueParser(timestamp_parser=parser._timestamp_parser, blob_parser=parser._blob_parser)
 
 
 _direct: dict[str, _DirectRoute] = {}

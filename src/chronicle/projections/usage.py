@@ -36,9 +36,12 @@ class Use:
     template_version: int
 
 
-def _conditional(client: Any, **request: Any) -> bool:
+NEWER = "attribute_not_exists(lastSequence) OR lastSequence < :s"  # every write: never back, never twice
+
+
+def _conditional(write: Any, **request: Any) -> bool:
     try:
-        client.update_item(**request)
+        write(**request)
         return True
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -46,22 +49,30 @@ def _conditional(client: Any, **request: Any) -> bool:
         return False  # already at this sequence or a later one
 
 
+def _put_newer(client: Any, table: str, item: dict[str, Any]) -> bool:
+    """Write the whole item unless the stored one is at its sequence or a later one (a PutItem where every
+    attribute is known: the same write units as an UpdateItem, less to evaluate)."""
+    return _conditional(client.put_item, TableName=table, Item=item, ConditionExpression=NEWER,
+                        ExpressionAttributeValues={":s": item["lastSequence"]})
+
+
+def _mark(client: Any, table: str, project_id: str, sequence: int) -> bool:
+    return _put_newer(client, table, {"projectId": {"S": project_id}, "serviceName": {"S": MARKER},
+                                      "lastSequence": {"N": str(sequence)}})
+
+
 def _apply_one(client: Any, table: str, event: dict[str, Any]) -> bool:
     project_id, sequence = event["aggregateId"], int(event["eventSequence"])
     data, kind = event["eventData"], event["eventType"]
-    key = {"projectId": {"S": project_id}}
-    newer = {"ConditionExpression": "attribute_not_exists(lastSequence) OR lastSequence < :s"}
+    key = {"projectId": {"S": project_id}, "serviceName": {"S": data.get("serviceName", "")}}
     if kind == "ServiceAdded":
+        return _put_newer(client, table, {
+            **key, "templateId": {"S": data["templateId"]}, "templateVersion": {"N": str(data["templateVersion"])},
+            "useKey": {"S": f"{project_id}#{data['serviceName']}"}, "removed": {"BOOL": False},
+            "lastSequence": {"N": str(sequence)}})
+    if kind == "ServiceRemoved":  # a tombstone keeps what ServiceAdded wrote
         return _conditional(
-            client, TableName=table, Key={**key, "serviceName": {"S": data["serviceName"]}}, **newer,
-            UpdateExpression="SET templateId = :t, templateVersion = :v, useKey = :u, removed = :no, "
-                             "lastSequence = :s",
-            ExpressionAttributeValues={":t": {"S": data["templateId"]}, ":v": {"N": str(data["templateVersion"])},
-                                       ":u": {"S": f"{project_id}#{data['serviceName']}"}, ":no": {"BOOL": False},
-                                       ":s": {"N": str(sequence)}})
-    if kind == "ServiceRemoved":
-        return _conditional(
-            client, TableName=table, Key={**key, "serviceName": {"S": data["serviceName"]}}, **newer,
+            client.update_item, TableName=table, Key=key, ConditionExpression=NEWER,
             UpdateExpression="SET removed = :yes, lastSequence = :s",
             ExpressionAttributeValues={":yes": {"BOOL": True}, ":s": {"N": str(sequence)}})
     return False
@@ -85,9 +96,7 @@ def apply(event: dict[str, Any], store: EventStore, table: str) -> Applied:
         if not events or events[-1]["eventSequence"] != sequence:
             raise RuntimeError(f"event store has no event {sequence} for {project_id}: cannot project yet")
     applied = sum(_apply_one(client, table, e) for e in events)
-    _conditional(client, TableName=table, Key={"projectId": {"S": project_id}, "serviceName": {"S": MARKER}},
-                 ConditionExpression="attribute_not_exists(lastSequence) OR lastSequence < :s",
-                 UpdateExpression="SET lastSequence = :s", ExpressionAttributeValues={":s": {"N": str(sequence)}})
+    _mark(client, table, project_id, sequence)
     return Applied(applied, False, sequence)
 
 
@@ -122,9 +131,6 @@ def rebuild(store: EventStore, table: str, ids: Iterable[str] | None = None) -> 
         for event in store.iter_events(project_id):
             if event["eventType"] in ("ServiceAdded", "ServiceRemoved"):
                 _apply_one(store.client, table, event)
-        _conditional(store.client, TableName=table,
-                     Key={"projectId": {"S": project_id}, "serviceName": {"S": MARKER}},
-                     ConditionExpression="attribute_not_exists(lastSequence) OR lastSequence < :s",
-                     UpdateExpression="SET lastSequence = :s", ExpressionAttributeValues={":s": {"N": str(version)}})
+        _mark(store.client, table, project_id, version)
         report.rebuilt.append(project_id)
     return report
