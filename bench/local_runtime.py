@@ -155,7 +155,7 @@ class Direct:
         request = {"commandType": "ChangeProjectConfiguration", "body": body, "actorId": "bench",
                    "requestId": str(uuid.uuid4())}
         command = self.validate(request, context())
-        outcome = self.append(command, context())
+        outcome = self.append({"command": command, "attempt": 0}, context())  # as the workflow hands it over
         self.publish(outcome, context())
         dispatcher = self.runtime.dispatcher
         dispatcher.wait_for(dispatcher.ticket())
