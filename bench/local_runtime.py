@@ -67,6 +67,7 @@ def change(runtime, project_id: str, i: int) -> tuple[int, dict]:
 
 
 def create(runtime) -> str:
+    """A new project on `runtime` (anything with a `url`: the in-process runtime or a served one)."""
     status, body = post(f"{runtime.url}/commands/CreateProject", {"data": {"name": "bench", "ownerId": "bench"}})
     assert status == 200, body
     return body["aggregateId"]
@@ -199,11 +200,6 @@ class Served:
                 raise RuntimeError(f"chronicle local of {name} did not start")
             time.sleep(0.2)
 
-    def project(self) -> str:
-        status, body = post(f"{self.url}/commands/CreateProject", {"data": {"name": "bench", "ownerId": "bench"}})
-        assert status == 200, body
-        return body["aggregateId"]
-
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -237,10 +233,10 @@ def against_baseline(rounds: int = 3, per_round: int = 20) -> list[tuple[str, st
         servers = [Served(ROOT, "this tree"), Served(tree, BASELINE)]
         totals = {s.name: [0, 0.0] for s in servers}
         for server in servers:  # warm: handler modules import on first use
-            load(server.url, [server.project()], 1, 2)
+            load(server.url, [create(server)], 1, 2)
         for r in range(rounds):
             for server in (servers if r % 2 == 0 else servers[::-1]):
-                result = load(server.url, [server.project()], 1, per_round)
+                result = load(server.url, [create(server)], 1, per_round)
                 assert result["ok"] == per_round, result
                 totals[server.name][0] += result["ok"]
                 totals[server.name][1] += result["ok"] / result["rate"]

@@ -208,6 +208,16 @@ class _DirectRoute:
             cls = self._classes[service] = _require(importlib.import_module(module), name)
         return cls
 
+    def parser(self, client: Any) -> Any:
+        """The client's response parser; for DynamoDB one whose AttributeValues skip the model walk."""
+        parser = client._response_parser
+        if client.meta.service_model.service_name != "dynamodb":
+            return parser
+        fast = self._parsers.get(type(parser))
+        if fast is None:
+            fast = self._parsers[type(parser)] = _attribute_value_parser(parser)
+        return fast
+
     def call(self, client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         import copy
 
@@ -252,11 +262,7 @@ class _DirectRoute:
         response = {"status_code": int(status), "headers": response_headers,
                     "body": body.encode() if isinstance(body, str) else body,
                     "context": {"operation_name": operation_name}}
-        parser = client._response_parser
-        if service.service_name == "dynamodb":
-            parser = self._parsers.get(type(parser))
-            if parser is None:
-                parser = self._parsers[type(client._response_parser)] = _attribute_value_parser(client._response_parser)
+        parser = self.parser(client)
         parsed = parser.parse(response, model.output_shape)
         code = parsed.get("Error", {}).get("Code") if response["status_code"] >= 300 else None
         error_shape = service.shape_for_error_code(code) if code else None
@@ -273,38 +279,14 @@ class _DirectRoute:
         raise client.exceptions.from_code(code)(parsed, operation_name)
 
 
-_KINDS = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
-
-
-def _parsed_attribute_value(value: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB AttributeValue from the JSON body as botocore's parser returns it (binary decoded to bytes)."""
-    import base64
-
-    out: dict[str, Any] = {}
-    for kind, raw in value.items():
-        if raw is None or kind not in _KINDS:
-            continue
-        if kind == "M":
-            out[kind] = {k: _parsed_attribute_value(v) for k, v in raw.items()}
-        elif kind == "L":
-            out[kind] = [_parsed_attribute_value(v) for v in raw]
-        elif kind == "B":
-            out[kind] = base64.b64decode(raw)
-        elif kind == "BS":
-            out[kind] = [base64.b64decode(v) for v in raw]
-        else:
-            out[kind] = raw
-    return out
-
-
 def _attribute_value_parser(parser: Any) -> Any:
-    """A parser like the client's whose AttributeValues skip the model walk (ten members and a union check per
-    value; most of parsing a Query's items), for DynamoDB answers of the direct route."""
+    """A parser like the client's whose AttributeValues skip the model walk (most of parsing a Query's items), for
+    DynamoDB answers of the direct route."""
 
     class AttributeValueParser(type(parser)):  # type: ignore[misc]
         def _handle_structure(self, shape: Any, value: Any) -> Any:
             if shape.name == "AttributeValue" and isinstance(value, dict):
-                return _parsed_attribute_value(value)
+                return _attribute_value(value, _unb64)
             return super()._handle_structure(shape, value)
 
     return AttributeValueParser(timestamp_parser=parser._timestamp_parser, blob_parser=parser._blob_parser)
@@ -382,20 +364,23 @@ class _CachingBoto3:
         return getattr(self._boto3, name)
 
 
-def _attribute_value(value: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB AttributeValue, as moto's result holds it (binary as bytes), in the JSON protocol's form."""
+def _attribute_value(value: dict[str, Any], blob: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """A DynamoDB AttributeValue with its binary values through ``blob``: by default as moto's result holds it
+    (bytes) into the JSON protocol's form (base64 text); with :func:`_unb64`, that form back as botocore's parser
+    returns it. Both skip the model walk (ten members and a union check per value)."""
+    blob = blob or _b64
     out: dict[str, Any] = {}
     for kind, raw in value.items():
         if raw is None:
             continue
         if kind == "M":
-            out[kind] = {k: _attribute_value(v) for k, v in raw.items()}
+            out[kind] = {k: _attribute_value(v, blob) for k, v in raw.items()}
         elif kind == "L":
-            out[kind] = [_attribute_value(v) for v in raw]
+            out[kind] = [_attribute_value(v, blob) for v in raw]
         elif kind == "B":
-            out[kind] = _b64(raw)
+            out[kind] = blob(raw)
         elif kind == "BS":
-            out[kind] = [_b64(v) for v in raw]
+            out[kind] = [blob(v) for v in raw]
         else:
             out[kind] = raw
     return out
@@ -405,6 +390,12 @@ def _b64(raw: str | bytes) -> str:
     import base64
 
     return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+
+
+def _unb64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
 
 
 def _fast_structure(original: Callable[..., Any]) -> Callable[..., Any]:
