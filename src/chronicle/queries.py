@@ -372,11 +372,32 @@ def templates(limit: int | None = None, nextToken: str | None = None) -> dict[st
 
 
 def templateUsage(templateId: str) -> dict[str, Any]:
-    """Services instantiated from the template, across projects (by project, then service name)."""
+    """Services instantiated from the template, across the projects the reader may see (by project, then service
+    name): a private project's id and service names are as private as the project (SPEC section 7)."""
     uses = usage_projection.uses(aws.client("dynamodb"), aws.env("USAGE_TABLE"), templateId)
+    visible = _visible_projects({u.project_id for u in uses})
+    uses = [u for u in uses if u.project_id in visible]
     return {"templateId": templateId, "serviceCount": len(uses), "projectCount": len({u.project_id for u in uses}),
             "services": [{"projectId": u.project_id, "serviceName": u.service_name,
                           "templateVersion": u.template_version} for u in uses]}
+
+
+def _visible_projects(ids: set[str]) -> set[str]:
+    """Those of `ids` whose project read model the reader may see (BatchGetItem, 100 keys a request; a project not
+    projected yet stays hidden until it is)."""
+    client, table, found = aws.client("dynamodb"), aws.env("PROJECT_TABLE"), set()
+    pending = [{"id": {"S": i}} for i in sorted(ids)]
+    while pending:
+        request: dict[str, Any] = {table: {"Keys": pending[:100], "ConsistentRead": True}}
+        pending = pending[100:]
+        while request:
+            page = client.batch_get_item(RequestItems=request)
+            for item in page["Responses"].get(table, []):
+                state = project_projection.from_item(item)
+                if may_see_project(item["id"]["S"], state):
+                    found.add(item["id"]["S"])
+            request = page.get("UnprocessedKeys") or {}
+    return found
 
 
 def publishTemplateChanged(id: str, version: int, eventType: str) -> dict[str, Any]:

@@ -214,8 +214,13 @@ def test_template_and_service_samples_chain(aws):
                                                Context())["version"] == 2
     template = handler("graphql_resolver")(sample("graphql_resolver", "query-template"), Context())
     assert template["body"].startswith("kind: Deployment") and template["validation"] is None  # only event 1 yet
+    # a private project's services are listed to who may see the project: its read model says who (alice's)
+    assert handler("project_projector")(sample("project_projector", "project-created-v1"), Context())["applied"] == 1
     usage = handler("graphql_resolver")(sample("graphql_resolver", "query-template-usage"), Context())
-    assert usage["serviceCount"] == 1 and queries.templateUsage("sample-template-1") == usage
+    assert usage["serviceCount"] == 1
+    with queries.acting_as("alice"):
+        assert queries.templateUsage("sample-template-1") == usage
+    assert queries.templateUsage("sample-template-1")["serviceCount"] == 0  # anonymous sees no private project
 
 
 def test_user_projector_sample(aws):

@@ -29,6 +29,12 @@ def stream(aggregate_id):
     return chronicle_aws.event_store().read(aggregate_id, upcast=False)
 
 
+def project_read_models(*ids):
+    """The project read model of these streams (templateUsage lists a project's services to who may see it)."""
+    for event in (e for i in ids for e in stream(i)):
+        project_projection.apply(event, chronicle_aws.event_store(), "projects")
+
+
 def project_all(*ids, shuffle=None):
     """Deliver every event of these streams to the projections, each twice, in an order of `shuffle`'s choosing."""
     store = chronicle_aws.event_store()
@@ -99,6 +105,7 @@ def test_usage_fills_a_gap_from_the_store(aws):
     add_service(shop, "b", template_id, {"replicas": 1})
     last = stream(shop)[-1]  # ServiceAdded b: a's delivery was lost
     result = usage.apply(last, chronicle_aws.event_store(), "usage")
+    project_read_models(shop)
     assert result.applied == 2 and queries.templateUsage(template_id)["serviceCount"] == 2
     assert usage.apply(stream(shop)[1], chronicle_aws.event_store(), "usage").skipped
 
@@ -174,5 +181,23 @@ def test_racing_usage_projectors_converge(atomic_aws):  # noqa: F811
     for thread in threads:
         thread.join()
     assert not errors
+    project_read_models(*projects)
     found = queries.templateUsage(template_id)
     assert (found["serviceCount"], found["projectCount"]) == (5, 3)
+
+
+def test_usage_lists_only_the_projects_the_reader_may_see(aws):
+    """SPEC section 7: a private project is visible to who may change it and holders of read; its id and service
+    names are no less private in a template's usage."""
+    template_id = upload()["response"]["aggregateId"]
+    private = create_project("Private")
+    public = append(command("CreateProject", {"data": {"name": "Open", "ownerId": "alice", "visibility": "public"}}))
+    public = public["response"]["aggregateId"]
+    add_service(private, "a", template_id, {"replicas": 1})
+    add_service(public, "b", template_id, {"replicas": 1})
+    project_all(private, public)
+    assert queries.templateUsage(template_id)["serviceCount"] == 2  # alice's own
+    with queries.acting_as("bob"):
+        assert queries.templateUsage(template_id) == {
+            "templateId": template_id, "serviceCount": 1, "projectCount": 1,
+            "services": [{"projectId": public, "serviceName": "b", "templateVersion": 2}]}
