@@ -85,3 +85,44 @@ def test_archived_events_survive_a_restart_of_the_local_runtime(cli_runtime, tmp
     done = _cli("verify", project_id, "--endpoint-url", f"http://127.0.0.1:{second.aws_port}")
     assert done.returncode == 0 and "(50 archive, 1 table)" in done.stdout, done.stdout + done.stderr
     second.stop()
+
+
+def test_a_stream_that_fails_to_archive_fails_the_run_and_spares_the_others(runtime, capsys, monkeypatch):
+    """The ASL's Catch path: ArchiveRange fails for one stream -> StreamFailed, the Map goes on, Tally counts it,
+    the execution ends in ArchiveIncomplete (so the failure is seen); the other stream is archived, the failed one
+    keeps every event in the table, and both still read the same."""
+    from chronicle.eventstore.archiver import Archiver
+
+    streams = []
+    for name in ("Good", "Bad"):
+        status, body = http("POST", f"{runtime.url}/commands/CreateProject", {"data": {"name": name, "ownerId": "o"}})
+        assert status == 200, body
+        streams.append(body["aggregateId"])
+        for i in range(54):
+            status, answer = http("POST", f"{runtime.url}/commands/ChangeProjectConfiguration",
+                                  {"aggregateId": body["aggregateId"], "data": {"set": {"k": i}}})
+            assert status == 200, answer
+    good, bad = streams
+    before = {s: graphql(runtime.url, HISTORY, id=s)["history"] for s in streams}
+    original = Archiver.archive_stream
+
+    def archive_stream(self, aggregate_id, cutoff):
+        if aggregate_id == bad:
+            raise RuntimeError("injected: the archive bucket refused the object")
+        return original(self, aggregate_id, cutoff)
+
+    monkeypatch.setattr(Archiver, "archive_stream", archive_stream)
+    assert main(["archive", "run", "--older-than", "0", "--endpoint-url", runtime.aws_endpoint]) == 1
+    assert "FAILED: ArchiveIncomplete" in capsys.readouterr().err
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=runtime.aws_endpoint, region_name="us-east-1")
+
+    def in_table(stream_id):
+        items = dynamodb.query(TableName=runtime.stack.tables["EventStoreTable"], ConsistentRead=True,
+                               KeyConditionExpression="aggregateId = :i",
+                               ExpressionAttributeValues={":i": {"S": stream_id}})["Items"]
+        return sorted(int(i["eventSequence"]["N"]) for i in items)
+
+    assert in_table(good) == list(range(51, 56))  # archived up to its snapshot
+    assert in_table(bad) == list(range(1, 56))  # untouched
+    assert {s: graphql(runtime.url, HISTORY, id=s)["history"] for s in streams} == before
