@@ -64,18 +64,18 @@ def _mark(client: Any, table: str, project_id: str, sequence: int) -> bool:
 def _apply_one(client: Any, table: str, event: dict[str, Any]) -> bool:
     project_id, sequence = event["aggregateId"], int(event["eventSequence"])
     data, kind = event["eventData"], event["eventType"]
-    key = {"projectId": {"S": project_id}, "serviceName": {"S": data.get("serviceName", "")}}
+    if kind not in ("ServiceAdded", "ServiceRemoved"):
+        return False
+    key = {"projectId": {"S": project_id}, "serviceName": {"S": data["serviceName"]}}
     if kind == "ServiceAdded":
         return _put_newer(client, table, {
             **key, "templateId": {"S": data["templateId"]}, "templateVersion": {"N": str(data["templateVersion"])},
             "useKey": {"S": f"{project_id}#{data['serviceName']}"}, "removed": {"BOOL": False},
             "lastSequence": {"N": str(sequence)}})
-    if kind == "ServiceRemoved":  # a tombstone keeps what ServiceAdded wrote
-        return _conditional(
-            client.update_item, TableName=table, Key=key, ConditionExpression=NEWER,
-            UpdateExpression="SET removed = :yes, lastSequence = :s",
-            ExpressionAttributeValues={":yes": {"BOOL": True}, ":s": {"N": str(sequence)}})
-    return False
+    # ServiceRemoved: a tombstone keeps what ServiceAdded wrote
+    return _conditional(client.update_item, TableName=table, Key=key, ConditionExpression=NEWER,
+                        UpdateExpression="SET removed = :yes, lastSequence = :s",
+                        ExpressionAttributeValues={":yes": {"BOOL": True}, ":s": {"N": str(sequence)}})
 
 
 def apply(event: dict[str, Any], store: EventStore, table: str) -> Applied:

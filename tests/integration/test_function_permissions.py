@@ -1,8 +1,9 @@
-"""The GraphQL resolver's role allows every DynamoDB request its query fields make, on the tables they make it on.
+"""Each function's role allows every DynamoDB request its code makes, on the tables it makes it on.
 
-Every field runs here against moto (which checks no IAM), its requests recorded; each (action, table or index) must
-be granted to GraphQLResolverFunction in template.yaml. `projects` without ownerId scanned the project table for
-months with a role that had no dynamodb:Scan: in AWS that is an AccessDenied the client sees as "internal error".
+The code runs here against moto (which checks no IAM), its requests recorded; each (action, table or index) must be
+granted to the function in template.yaml. Both gaps this found were AccessDenied in AWS only: the GraphQL resolver
+scanned the project table (`projects` without ownerId) with no dynamodb:Scan, and the usage projector's PutItem
+(whole items since issue 9) met a role that allowed UpdateItem.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from chronicle import aws as chronicle_aws
 from chronicle import queries
 from chronicle.local.stack import load_template
 from chronicle.projections import project as project_projection
+from chronicle.projections import template as template_projection
 from chronicle.projections import usage
+from chronicle.projections import user as user_projection
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -49,38 +52,74 @@ def logical_tables() -> dict[str, str]:
             if isinstance(ref, dict) and "Ref" in ref and var in os.environ}
 
 
-def test_every_request_of_every_query_field_is_granted(aws):
+class Recorder:
+    """The DynamoDB requests made by the shared client while it is open: (action, table or table/index/*)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.client = chronicle_aws.client("dynamodb")
+
+    def _record(self, params, model, **_):
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        self.seen.extend((model.name, t + ("/index/*" if "IndexName" in params else "")) for t in tables)
+
+    def __enter__(self) -> Recorder:
+        self.client.meta.events.register("before-parameter-build.dynamodb", self._record, unique_id="permissions")
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="permissions")
+
+    def requests(self) -> set[tuple[str, str]]:
+        names = logical_tables()
+        return {(f"dynamodb:{op}", names[table.split("/")[0]] + table[len(table.split("/")[0]):])
+                for op, table in self.seen}
+
+
+def project_with_services() -> tuple[str, str]:
     template_id = upload()["response"]["aggregateId"]
     project_id = create_project()
     add_service(project_id, "web", template_id, {"replicas": 1})
+    add_service(project_id, "db", template_id, {"replicas": 1})
+    append(command("RemoveService", {"aggregateId": project_id, "data": {"serviceName": "db"}}))
+    return template_id, project_id
+
+
+def test_the_projectors_requests_are_granted(aws):
+    template_id, project_id = project_with_services()
+    append(command("RegisterUser", {"data": {"email": "alice@example.com", "displayName": "Alice"}}))
+    store = chronicle_aws.event_store()
+    for function, apply, table, stream_id in (
+            ("ProjectProjectorFunction", project_projection.apply, "PROJECT_TABLE", project_id),
+            ("TemplateUsageProjectorFunction", usage.apply, "USAGE_TABLE", project_id),
+            ("TemplateProjectorFunction", template_projection.apply, "TEMPLATE_TABLE", template_id),
+            ("UserProjectorFunction", user_projection.apply, "USER_TABLE", "alice")):
+        events = store.read(stream_id, upcast=False)
+        with Recorder() as recorder:
+            for event in events[1:] + events[:1] + events:  # a gap filled from the store, then duplicates
+                apply(event, store, os.environ[table])
+        requests = recorder.requests()
+        assert any(action in ("dynamodb:PutItem", "dynamodb:UpdateItem") for action, _ in requests), function
+        assert sorted(requests - granted(function)) == [], function
+
+
+def test_every_request_of_every_query_field_is_granted(aws):
+    template_id, project_id = project_with_services()
     append(command("RegisterUser", {"data": {"email": "alice@example.com", "displayName": "Alice"}}))
     store = chronicle_aws.event_store()
     for event in store.read(project_id, upcast=False):  # the read models the fields read
         project_projection.apply(event, store, os.environ["PROJECT_TABLE"])
         usage.apply(event, store, os.environ["USAGE_TABLE"])
-    seen: list[tuple[str, str]] = []
-
-    def record(params, model, **_):
-        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
-        seen.extend((model.name, t + ("/index/*" if "IndexName" in params else "")) for t in tables)
-
-    client = chronicle_aws.client("dynamodb")
-    client.meta.events.register("before-parameter-build.dynamodb", record, unique_id="resolver-permissions")
     fields = [("project", {"id": project_id}), ("projects", {}), ("projects", {"ownerId": "alice"}),
               ("projectAt", {"id": project_id, "version": 1}), ("history", {"aggregateId": project_id}),
               ("user", {"id": "alice"}), ("permissionMatrix", {}), ("permissionMatrix", {"userId": "alice"}),
               ("serviceTopology", {"projectId": project_id}), ("template", {"id": template_id}),
               ("templates", {}), ("templateUsage", {"templateId": template_id})]
-    try:
+    with Recorder() as recorder:
         for actor in ("root", "alice", None):  # an admin, the owner, anonymous: every branch of the checks
             with queries.acting_as(actor):
                 for field, arguments in fields:
                     queries.resolve(field, dict(arguments))
-    finally:
-        client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="resolver-permissions")
-    names = logical_tables()
-    allowed = granted("GraphQLResolverFunction")
-    requests = {(f"dynamodb:{op}", names[table.split("/")[0]] + table[len(table.split("/")[0]):])
-                for op, table in seen}
+    requests, allowed = recorder.requests(), granted("GraphQLResolverFunction")
     assert {("dynamodb:Scan", "ProjectReadModelTable"), ("dynamodb:BatchGetItem", "ProjectReadModelTable")} <= requests
     assert sorted(requests - allowed) == []
