@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from template_steps import add_service, append, command, create_project, upload
+from template_steps import add_service, append, command, create_project, facts, upload
 
 from chronicle import aws as chronicle_aws
 from chronicle import queries
@@ -52,6 +52,10 @@ def logical_tables() -> dict[str, str]:
             if isinstance(ref, dict) and "Ref" in ref and var in os.environ}
 
 
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
+
+
 class Recorder:
     """The DynamoDB requests made by the shared client while it is open: (action, table or table/index/*)."""
 
@@ -60,6 +64,11 @@ class Recorder:
         self.client = chronicle_aws.client("dynamodb")
 
     def _record(self, params, model, **_):
+        if model.name == "TransactWriteItems":  # IAM authorizes each item's own action
+            for item in params["TransactItems"]:
+                [(kind, request)] = item.items()
+                self.seen.append((TRANSACT_ACTIONS[kind], request["TableName"]))
+            return
         tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
         self.seen.extend((model.name, t + ("/index/*" if "IndexName" in params else "")) for t in tables)
 
@@ -123,3 +132,27 @@ def test_every_request_of_every_query_field_is_granted(aws):
     requests, allowed = recorder.requests(), granted("GraphQLResolverFunction")
     assert {("dynamodb:Scan", "ProjectReadModelTable"), ("dynamodb:BatchGetItem", "ProjectReadModelTable")} <= requests
     assert sorted(requests - allowed) == []
+
+
+def test_the_append_steps_requests_are_granted(aws):
+    """AppendEvents over what its commands write: a create, updates up to a snapshot, a client commandId (the
+    command log in the transaction), AddService's check on the template stream, a user's reservation and data key,
+    an email moved, personal data erased."""
+    template_id = upload()["response"]["aggregateId"]
+    with Recorder() as recorder:
+        project_id = create_project()
+        for i in range(50):
+            append(command("ChangeProjectConfiguration", {"aggregateId": project_id, "data": {"set": {"k": i}}}))
+        append(command("ChangeProjectConfiguration", {"aggregateId": project_id, "commandId": "client-key-1",
+                                                      "data": {"set": {"keyed": True}}}))
+    with_facts = facts(command("AddService", {"aggregateId": project_id, "data": {  # LoadFacts' step, not this one
+        "serviceName": "web", "templateId": template_id, "parameters": {"replicas": 1}}}))
+    with Recorder() as users:
+        append(with_facts)
+        append(command("RegisterUser", {"data": {"email": "alice@example.com", "displayName": "Alice"}}))
+        append(command("UpdateUserProfile", {"aggregateId": "alice", "data": {"email": "alice@example.org"}}))
+        append(command("EraseUserPersonalData", {"aggregateId": "alice", "data": {}}))
+    requests = recorder.requests() | users.requests()
+    assert ("dynamodb:ConditionCheckItem", "EventStoreTable") in requests  # AddService's facts still hold
+    assert ("dynamodb:PutItem", "SnapshotTable") in requests and ("dynamodb:PutItem", "CommandLogTable") in requests
+    assert sorted(requests - granted("AppendEventsFunction")) == []
