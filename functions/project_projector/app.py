@@ -7,25 +7,7 @@ subscriber that re-queries on a notification reads the new version. The announce
 counted when it fails): the read model, not the notification, is the record (chronicle.projections.lambda_handler).
 """
 
-from aws_lambda_powertools import Logger, Metrics
-
-from chronicle import aws
 from chronicle.projections import project
-from chronicle.projections.lambda_handler import announce, project_record
+from chronicle.projections.lambda_handler import projector_handler
 
-logger = Logger()
-metrics = Metrics()
-store = aws.event_store()
-table = aws.env("PROJECT_TABLE")
-events_client = aws.client("events")
-bus = aws.env("EVENT_BUS")
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def handler(event, context):
-    record = event["detail"]
-    return project_record(
-        record, lambda r: project.apply(r, store, table), metrics, logger,
-        on_change=lambda result: announce(events_client, bus, "ProjectChanged", record["aggregateId"],
-                                          result.version, record["eventType"], metrics, logger))
+handler = projector_handler(project.apply, "PROJECT_TABLE", "ProjectChanged")

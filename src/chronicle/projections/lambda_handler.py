@@ -52,3 +52,25 @@ def project_record(record: dict[str, Any], apply: Callable[[dict[str, Any]], App
         on_change(result)
     logger.info("projected", applied=result.applied, skipped=result.skipped, version=result.version)
     return {"applied": result.applied, "skipped": result.skipped, "version": result.version}
+
+
+def projector_handler(apply: Callable[..., Applied], table_env: str, changed: str | None = None) -> Callable:
+    """A projector Lambda's handler: EventBridge `detail` -> ``apply(record, store, table)`` on the read model table
+    named by ``table_env``, then (``changed``: a detail type) the change announcement for subscriptions. Clients
+    are made once, at import, as a module-level handler would."""
+    from chronicle import aws
+
+    logger, metrics = Logger(), Metrics()
+    store, table = aws.event_store(), aws.env(table_env)
+    events_client, bus = (aws.client("events"), aws.env("EVENT_BUS")) if changed else (None, None)
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        record = event["detail"]
+        on_change = None if changed is None else (
+            lambda result: announce(events_client, bus, changed, record["aggregateId"], result.version,
+                                    record["eventType"], metrics, logger))
+        return project_record(record, lambda r: apply(r, store, table), metrics, logger, on_change=on_change)
+
+    return handler
