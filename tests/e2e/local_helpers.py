@@ -43,6 +43,22 @@ def graphql(url: str, query: str, actor: str = ADMIN, **variables) -> dict:
     return body["data"]
 
 
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def settle(runtime) -> None:
+    """Wait until what the runtime stored so far was read from the event table's stream and every event on the bus was
+    delivered (the workflow's publish and the stream safety net's second one both reach the projections)."""
+    assert runtime.streams.wait_caught_up(), "the stream poller did not catch up"
+    assert runtime.dispatcher.wait_idle(10), "the dispatcher did not go idle"
+
+
 def free_port() -> int:
     from chronicle.local.emulator import free_port as _free
 

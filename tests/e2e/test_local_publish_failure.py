@@ -6,10 +6,9 @@ a workflow that publishes nothing at all (its publish step crashes, the queue is
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from local_helpers import graphql, http
+from local_helpers import graphql, http, wait_for
 from moto.events.models import EventsBackend
 
 pytestmark = pytest.mark.e2e
@@ -42,15 +41,6 @@ def refusing_bus(runtime, monkeypatch):
 def project_version(runtime, project_id):
     project = graphql(runtime.url, "query Q($id: ID!) { project(id: $id) { version } }", id=project_id)["project"]
     return project and project["version"]
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_events_the_bus_refused_are_republished_from_the_queue(runtime, refusing_bus):

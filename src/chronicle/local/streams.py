@@ -37,6 +37,8 @@ class StreamPoller:
         self._threads: list[threading.Thread] = []
         self.delivered = 0
         self.failed = 0
+        self._rounds: dict[str, int] = {}  # consumer -> reads of all its shards finished (wait_caught_up)
+        self._rounds_changed = threading.Condition()
 
     def start(self) -> None:
         for consumer in self.consumers:
@@ -65,6 +67,17 @@ class StreamPoller:
             except Exception:  # noqa: BLE001 - the poller must survive anything (the emulator stopping included)
                 if not self._stop.is_set():
                     log.exception("reading %s failed", consumer.stream_arn)
+            with self._rounds_changed:
+                self._rounds[consumer.function_arn] = self._rounds.get(consumer.function_arn, 0) + 1
+                self._rounds_changed.notify_all()
+
+    def wait_caught_up(self, timeout: float = 10.0) -> bool:
+        """Block until every consumer has read (and delivered) what its stream held when this was called: two whole
+        rounds, as a round under way at the call may have read its shards before the latest writes."""
+        with self._rounds_changed:
+            targets = {c.function_arn: self._rounds.get(c.function_arn, 0) + 2 for c in self.consumers}
+            return self._rounds_changed.wait_for(
+                lambda: all(self._rounds.get(arn, 0) >= n for arn, n in targets.items()), timeout)
 
     def poll_once(self, consumer: StreamConsumer, iterator: str) -> str:
         """Deliver what the shard has after ``iterator``; returns the iterator to read from next."""
