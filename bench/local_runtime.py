@@ -117,8 +117,17 @@ def workflow_latencies(runtime) -> list[tuple[str, str, str]]:
 
 def run_clients(runtime, streams: list[str], clients: int, per_client: int) -> dict:
     """``clients`` threads in another process (bench/http_load.py), client c writes ``per_client`` changes to
-    streams[c % len(streams)]: the runtime's process serves and the client's CPU is not counted against it."""
-    return load(runtime.url, streams, clients, per_client)
+    streams[c % len(streams)]: the runtime's process serves and the client's CPU is not counted against it.
+    Adds the runtime process's CPU per command (the projections of the load included) and how busy the process was
+    while the load ran (its CPU time over the load's wall time: near 1, more clients cannot add throughput)."""
+    cpu = time.process_time()
+    result = load(runtime.url, streams, clients, per_client)
+    busy = time.process_time() - cpu
+    runtime.dispatcher.wait_idle(30)
+    commands = clients * per_client
+    result["cpu_ms"] = (time.process_time() - cpu) * 1000 / commands
+    result["busy"] = busy * result["rate"] / commands
+    return result
 
 
 def load(url: str, streams: list[str], clients: int, per_client: int) -> dict:
@@ -292,7 +301,9 @@ def main() -> None:
 
         single = run_clients(runtime, [create(runtime)], 1, PER_CLIENT * 2)
         single_rate = single["rate"]
-        rows.append(("commands/s, 1 client", f"{single_rate:.1f}", "ChangeProjectConfiguration"))
+        rows.append(("commands/s, 1 client", f"{single_rate:.1f}",
+                     f"ChangeProjectConfiguration; CPU {single['cpu_ms']:.1f} ms per command, "
+                     f"process busy {single['busy']:.0%} of the time"))
         from chronicle.local import fastpath
 
         with fastpath.paused(runtime.emulator.dispatcher_app):  # HTTP between the parts, no caches: as before
@@ -307,7 +318,8 @@ def main() -> None:
             stored = sum(n - 1 for _, n in checks)  # minus each stream's ProjectCreated
             rows.append((f"commands/s, {label}", f"{result['rate']:.1f}",
                          f"ratio to 1 client {result['rate'] / single_rate:.2f}; {result['ok']} ok, "
-                         f"{result['other']} not; {stored} stored, gapless: {all(g for g, _ in checks)}"))
+                         f"{result['other']} not; {stored} stored, gapless: {all(g for g, _ in checks)}; "
+                         f"CPU {result['cpu_ms']:.1f} ms per command"))
 
         many = run_clients(runtime, [create(runtime) for _ in range(MANY)], MANY, PER_CLIENT)
         lat = many["latencies"]
