@@ -1,88 +1,25 @@
-"""Each function's role allows every DynamoDB request its code makes, on the tables it makes it on.
+"""Each function's role allows every request its code makes (DynamoDB, S3, EventBridge, KMS), on the resources it
+makes it on: the code runs against moto, its requests recorded (iam_check), each must be granted to the function in
+template.yaml. tests/integration/test_sample_events.py checks every function's sample invocations the same way.
 
-The code runs here against moto (which checks no IAM), its requests recorded; each (action, table or index) must be
-granted to the function in template.yaml. Both gaps this found were AccessDenied in AWS only: the GraphQL resolver
-scanned the project table (`projects` without ownerId) with no dynamodb:Scan, and the usage projector's PutItem
-(whole items since issue 9) met a role that allowed UpdateItem.
+The gaps this found were AccessDenied in AWS only: the GraphQL resolver scanned the project table (`projects`
+without ownerId) with no dynamodb:Scan, and the usage projector's PutItem (whole items since issue 9) met a role that
+allowed UpdateItem.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from iam_check import Recorder, ungranted
 from template_steps import add_service, append, command, create_project, facts, upload
 
 from chronicle import aws as chronicle_aws
 from chronicle import queries
-from chronicle.local.stack import load_template
 from chronicle.projections import project as project_projection
 from chronicle.projections import template as template_projection
 from chronicle.projections import usage
 from chronicle.projections import user as user_projection
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
-
-
-def granted(function: str) -> set[tuple[str, str]]:
-    """(action, resource) pairs of the function's inline policies: a resource is `<LogicalId>` for the table's
-    ARN, `<LogicalId>/index/*` for its indexes."""
-    out = set()
-    for policy in TEMPLATE["Resources"][function]["Properties"].get("Policies", []):
-        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for resource in resources:
-                if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-                    name = resource["Fn::GetAtt"]
-                    name = name[0] if isinstance(name, list) else name.split(".")[0]
-                elif isinstance(resource, dict) and "Fn::Sub" in resource:
-                    name = resource["Fn::Sub"].replace("${", "").replace(".Arn}", "")
-                else:
-                    continue
-                out |= {(action, name) for action in actions}
-    return out
-
-
-def logical_tables() -> dict[str, str]:
-    """Table name in this test's account -> its logical id (through the Globals environment, as in AWS)."""
-    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    return {os.environ[var]: ref["Ref"] for var, ref in variables.items()
-            if isinstance(ref, dict) and "Ref" in ref and var in os.environ}
-
-
-TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                    "ConditionCheck": "ConditionCheckItem"}
-
-
-class Recorder:
-    """The DynamoDB requests made by the shared client while it is open: (action, table or table/index/*)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str]] = []
-        self.client = chronicle_aws.client("dynamodb")
-
-    def _record(self, params, model, **_):
-        if model.name == "TransactWriteItems":  # IAM authorizes each item's own action
-            for item in params["TransactItems"]:
-                [(kind, request)] = item.items()
-                self.seen.append((TRANSACT_ACTIONS[kind], request["TableName"]))
-            return
-        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
-        self.seen.extend((model.name, t + ("/index/*" if "IndexName" in params else "")) for t in tables)
-
-    def __enter__(self) -> Recorder:
-        self.client.meta.events.register("before-parameter-build.dynamodb", self._record, unique_id="permissions")
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="permissions")
-
-    def requests(self) -> set[tuple[str, str]]:
-        names = logical_tables()
-        return {(f"dynamodb:{op}", names[table.split("/")[0]] + table[len(table.split("/")[0]):])
-                for op, table in self.seen}
 
 
 def project_with_services() -> tuple[str, str]:
@@ -109,7 +46,7 @@ def test_the_projectors_requests_are_granted(aws):
                 apply(event, store, os.environ[table])
         requests = recorder.requests()
         assert any(action in ("dynamodb:PutItem", "dynamodb:UpdateItem") for action, _ in requests), function
-        assert sorted(requests - granted(function)) == [], function
+        assert ungranted(function, requests) == [], function
 
 
 def test_every_request_of_every_query_field_is_granted(aws):
@@ -129,9 +66,9 @@ def test_every_request_of_every_query_field_is_granted(aws):
             with queries.acting_as(actor):
                 for field, arguments in fields:
                     queries.resolve(field, dict(arguments))
-    requests, allowed = recorder.requests(), granted("GraphQLResolverFunction")
+    requests = recorder.requests()
     assert {("dynamodb:Scan", "ProjectReadModelTable"), ("dynamodb:BatchGetItem", "ProjectReadModelTable")} <= requests
-    assert sorted(requests - allowed) == []
+    assert ungranted("GraphQLResolverFunction", requests) == []
 
 
 def test_the_append_steps_requests_are_granted(aws):
@@ -155,4 +92,5 @@ def test_the_append_steps_requests_are_granted(aws):
     requests = recorder.requests() | users.requests()
     assert ("dynamodb:ConditionCheckItem", "EventStoreTable") in requests  # AddService's facts still hold
     assert ("dynamodb:PutItem", "SnapshotTable") in requests and ("dynamodb:PutItem", "CommandLogTable") in requests
-    assert sorted(requests - granted("AppendEventsFunction")) == []
+    assert {("kms:GenerateDataKey", "PersonalDataKey"), ("kms:GenerateMac", "EmailMacKey")} <= requests
+    assert ungranted("AppendEventsFunction", requests) == []

@@ -1,7 +1,8 @@
 """Every sample under events/<function>/ fed to its real handler, as `sam local invoke -e` would, on moto.
 
 The samples chain: a stored v1 ProjectCreated is projected, then the resolver reads it; a command runs through
-validate -> append -> publish.
+validate -> append -> publish. Every invocation's AWS requests must be allowed by its function's role in
+template.yaml (iam_check): moto checks no IAM, AWS does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from iam_check import Recorder, function_of, ungranted
 
 from chronicle import errors
 
@@ -29,11 +31,21 @@ class Context:
 
 
 def handler(function: str):
+    """functions/<function>/app.py's handler; each call's requests are checked against the function's role."""
     spec = importlib.util.spec_from_file_location(f"sample_{function}_{uuid.uuid4().hex}",
                                                   ROOT / "functions" / function / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.handler
+    role = function_of(function)
+
+    def invoke(event, context):
+        with Recorder() as recorder:
+            try:
+                return module.handler(event, context)
+            finally:
+                assert ungranted(role, recorder.requests()) == [], role
+
+    return invoke
 
 
 def sample(function: str, case: str) -> dict:
@@ -161,6 +173,7 @@ def test_stream_publisher_sample_and_a_refused_entry(aws, monkeypatch):
         calls.append(Entries)
         return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"} for _ in Entries]}
 
+    assert stream_publisher(batch, Context()) == {"batchItemFailures": []}  # on the bus (moto's), its role checked
     monkeypatch.setattr(events_client, "put_events", put_events)
     assert stream_publisher(batch, Context()) == {"batchItemFailures": []}
     stored = from_item(batch["Records"][0]["dynamodb"]["NewImage"])
