@@ -109,11 +109,25 @@ def monkeypatch_module():
 
 
 def _statements(deployed):
+    """(resource name, statement) of every role's inline policies and of this stack's own managed policies."""
     for name, resource in deployed.items():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
                     yield name, statement
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def _role_actions(deployed, role: str) -> set[str]:
+    """Every action a role of this stack is allowed, its own managed policies included."""
+    properties = deployed[role]["Properties"]
+    documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+    documents += [deployed[arn["Ref"]]["Properties"]["PolicyDocument"]
+                  for arn in properties.get("ManagedPolicyArns", []) if isinstance(arn, dict) and "Ref" in arn]
+    return {action for document in documents for statement in document["Statement"]
+            if statement.get("Effect") == "Allow" for action in _as_list(statement["Action"])}
 
 
 def _as_list(value):
@@ -124,6 +138,8 @@ def test_roles_use_no_broad_managed_policy(deployed):
     for name, resource in deployed.items():
         if resource["Type"] == "AWS::IAM::Role":
             for arn in resource["Properties"].get("ManagedPolicyArns", []):
+                if isinstance(arn, dict) and deployed.get(arn.get("Ref"), {}).get("Type") == "AWS::IAM::ManagedPolicy":
+                    continue  # this stack's own, checked statement by statement like inline ones
                 text = arn if isinstance(arn, str) else json.dumps(arn)
                 assert any(text.endswith(allowed) or text.endswith(allowed + '"]}') or allowed in text
                            for allowed in ALLOWED_MANAGED), f"{name}: {text}"
@@ -152,3 +168,21 @@ def test_events_can_only_be_appended_and_only_the_archive_deletes(deployed):
                 deleters.add(name)
     assert writers == {"AppendEventsFunctionRole"}
     assert deleters == {"ArchiveEventsFunctionRole"}  # archived items only (conditional deletes)
+
+
+LOG_DELIVERY = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups"}
+
+
+def test_every_logging_state_machine_may_deliver_its_logs(deployed):
+    """Step Functions refuses to create a state machine with a CloudWatch Logs destination whose role lacks the log
+    delivery actions (AccessDeniedException "... not authorized to access the Log Destination": `sam deploy` fails
+    and rolls back); SAM adds none of them."""
+    logging = {name: resource for name, resource in deployed.items()
+               if resource["Type"] == "AWS::StepFunctions::StateMachine"
+               and resource["Properties"].get("LoggingConfiguration", {}).get("Destinations")}
+    assert len(logging) == 12  # eleven commands and the archive workflow
+    for name, machine in logging.items():
+        role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        assert _role_actions(deployed, role) >= LOG_DELIVERY, name
