@@ -24,11 +24,33 @@ def cli_runtime():
             rt.proc.wait()
 
 
+_HERE = Path(__file__).resolve().parent
+_last_test: list[str] = []  # node id of the last end-to-end test of the run
+_running: list = []  # the shared runtime, once started
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    mine = [item for item in items if _HERE in Path(item.path).resolve().parents]
+    _last_test[:] = [mine[-1].nodeid] if mine else []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the shared runtime after the last end-to-end test, not at the session's end: alive, it would keep its
+    pollers reading moto while later tests reset moto's backends, and keep moto patched under them."""
+    result = yield
+    if _running and [item.nodeid] == _last_test:
+        _running.pop().stop()
+    return result
+
+
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory):
-    """One in-process runtime (ephemeral) for the whole session."""
+    """One in-process runtime (ephemeral) for the end-to-end tests."""
     from chronicle.local.runtime import LocalRuntime
 
     rt = LocalRuntime(root=ROOT, port=0, ephemeral=True, admins=[ADMIN]).start()
+    _running.append(rt)
     yield rt
     rt.stop()
