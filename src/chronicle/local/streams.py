@@ -63,30 +63,35 @@ class StreamPoller:
     def _run(self, consumer: StreamConsumer, iterators: list[str]) -> None:
         while not self._stop.wait(self.interval):
             try:
-                iterators = [self.poll_once(consumer, it) for it in iterators]
+                pages = [self.poll_once(consumer, it) for it in iterators]
+                iterators = [it for it, _ in pages]
+                caught_up = all(at_end for _, at_end in pages)
             except Exception:  # noqa: BLE001 - the poller must survive anything (the emulator stopping included)
+                caught_up = False
                 if not self._stop.is_set():
                     log.exception("reading %s failed", consumer.stream_arn)
-            with self._rounds_changed:
-                self._rounds[consumer.function_arn] = self._rounds.get(consumer.function_arn, 0) + 1
-                self._rounds_changed.notify_all()
+            if caught_up:
+                with self._rounds_changed:
+                    self._rounds[consumer.function_arn] = self._rounds.get(consumer.function_arn, 0) + 1
+                    self._rounds_changed.notify_all()
 
     def wait_caught_up(self, timeout: float = 10.0) -> bool:
-        """Block until every consumer has read (and delivered) what its stream held when this was called: two whole
-        rounds, as a round under way at the call may have read its shards before the latest writes."""
+        """Block until every consumer has read (and delivered) what its stream held when this was called: two rounds
+        that each read every shard to its end, as the first of them may have started before the latest writes."""
         with self._rounds_changed:
             targets = {c.function_arn: self._rounds.get(c.function_arn, 0) + 2 for c in self.consumers}
             return self._rounds_changed.wait_for(
                 lambda: all(self._rounds.get(arn, 0) >= n for arn, n in targets.items()), timeout)
 
-    def poll_once(self, consumer: StreamConsumer, iterator: str) -> str:
-        """Deliver what the shard has after ``iterator``; returns the iterator to read from next."""
+    def poll_once(self, consumer: StreamConsumer, iterator: str) -> tuple[str, bool]:
+        """Deliver the next batch the shard has after ``iterator``; returns the iterator to read from next and
+        whether that batch reached the shard's end (it was not a full page)."""
         page = self.streams.get_records(ShardIterator=iterator, Limit=consumer.batch_size)
-        records = [_record(r, consumer) for r in page.get("Records", [])]
-        records = [r for r in records if consumer.matches(r)]
+        read = page.get("Records", [])
+        records = [r for r in (_record(r, consumer) for r in read) if consumer.matches(r)]
         if records:
             self._deliver(consumer, records)
-        return page["NextShardIterator"]
+        return page["NextShardIterator"], len(read) < consumer.batch_size
 
     def _deliver(self, consumer: StreamConsumer, records: list[dict[str, Any]]) -> None:
         attempts = 0
