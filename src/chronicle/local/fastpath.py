@@ -34,6 +34,7 @@ changed (moto is pinned).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import threading
@@ -387,14 +388,10 @@ def _attribute_value(value: dict[str, Any], blob: Callable[[Any], Any] | None = 
 
 
 def _b64(raw: str | bytes) -> str:
-    import base64
-
     return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
 
 
 def _unb64(text: str) -> bytes:
-    import base64
-
     return base64.b64decode(text)
 
 
