@@ -7,18 +7,25 @@ authenticated identity (docs/security.md, "Identity mapping"), never as anything
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import AppSyncResolver
 
-from chronicle import queries
+from chronicle import identity as mapped_identity, queries
 from chronicle.errors import ChronicleError
 
 logger = Logger()
 app = AppSyncResolver()
 
 
-def actor_of(identity: dict | None) -> str | None:
-    """The actor id of an AppSync identity: Cognito user pool / OIDC `sub`, else the Cognito identity (identity
-    pool), else the IAM principal's ARN. The same order as the command API's request template."""
-    identity = identity or {}
-    return identity.get("sub") or identity.get("cognitoIdentityId") or identity.get("userArn") or None
+def actor_of(identity: dict | None, home_account: str | None = None) -> str | None:
+    """The actor id of an AppSync identity (None: anonymous), by the mapping the command API uses too
+    (chronicle.identity): a Cognito user pool token's `sub`; an IAM principal's stable id (`role:<name>`, ...)."""
+    principal = mapped_identity.principal_of(identity, home_account)
+    return principal.actor_id if principal else None
+
+
+def _home_account() -> str | None:
+    """This function's account (arn:aws:lambda:<region>:<account>:function:...): IAM callers must belong to it."""
+    arn = getattr(app.lambda_context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 class _Refused:
@@ -36,7 +43,7 @@ class _Refused:
 def _field(name):
     def resolver(**arguments):
         try:
-            with queries.acting_as(actor_of(app.current_event.get("identity"))):
+            with queries.acting_as(actor_of(app.current_event.get("identity"), _home_account())):
                 return queries.resolve(name, arguments)
         except ChronicleError as refusal:
             raise _Refused.error(refusal) from None

@@ -7,6 +7,7 @@
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
     chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
+    chronicle token --actor ID [--state-dir DIR]      (chronicle.local.tokens)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 
 from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
 from chronicle.local.cost.cli import add_cost_parser
+from chronicle.local.tokens import add_token_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(subparsers)
     add_archive_parser(subparsers)
     add_cost_parser(subparsers)
+    add_token_parser(subparsers)
     return parser
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from chronicle import strictjson
 from chronicle.domain import Aggregate, aggregate_for_command
-from chronicle import policy
+from chronicle import identity, policy
 from chronicle.errors import (AggregateAlreadyExists, AggregateNotFound, BusinessRuleViolation, ChronicleError,
                               ConcurrencyConflict, Forbidden, IdempotencyKeyReused, PayloadTooLarge, StreamContention,
                               UnknownCommand, ValidationError)
@@ -87,7 +87,8 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
     if errors:
         raise ValidationError(f"The {command_type} command is not valid.", errors)
 
-    actor = str(request.get("actorId") or "anonymous")
+    principal = identity.request_principal(request)  # AWS: the mapped principal; locally the header's id
+    actor = principal.actor_id
     if len(actor) > MAX_ACTOR_ID_CHARS:  # it is stored in every event's metadata: an id, not a payload
         raise ValidationError(f"The actor id (locally the X-Actor-Id header) is {len(actor)} characters, over "
                               f"{MAX_ACTOR_ID_CHARS}.", [{"path": "actorId", "message": "too long"}])
@@ -112,6 +113,7 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
         "idempotent": client_command_id is not None,
         "correlationId": request.get("correlationId") or str(uuid.uuid4()),
         "actorId": actor,
+        **({"actorSession": principal.session} if principal.session else {}),
         "startedAt": now_iso(),
         "data": body["data"],
     }
@@ -396,6 +398,7 @@ def follow_up(command: dict[str, Any], outcome: dict[str, Any], command_type: st
             "aggregateId": outcome["response"]["aggregateId"], "aggregateIdGiven": True, "expectedVersion": None,
             "commandId": f"{outcome['response']['commandId']}/{command_type}", "idempotent": command["idempotent"],
             "correlationId": command["correlationId"], "actorId": command["actorId"], "data": {},
+            **identity.session_of(command),
             "startedAt": command.get("startedAt"),
             "continues": {"response": outcome["response"], "stream": outcome["stream"]}}
 
@@ -426,6 +429,7 @@ def _records(aggregate: Aggregate, command: dict, new_events: list, before: Load
         "version": str(registry().current_version(event_type)),
         "metadata": {"aggregateType": aggregate.type, "commandId": command["commandId"],
                      "commandType": command["commandType"], "actorId": command["actorId"],
+                     **identity.session_of(command),
                      "causationId": command["commandId"], "correlationId": command["correlationId"]},
     } for event_type, data in new_events]
 

@@ -63,22 +63,18 @@ def test_request_template_carries_the_raw_body_exactly(command, body):
     assert request["stateMachineArn"] == ARN.format(command)
     assert request["name"] == "req-42"
     execution_input = json.loads(request["input"])
-    assert execution_input == {"commandType": command, "body": body, "actorId": "arn:aws:iam::1:user/o'neil",
-                               "requestId": "req-42"}
+    assert execution_input == {"commandType": command, "body": body, "requestId": "req-42",
+                               "identity": {"sub": "", "cognitoIdentityId": "", "cognitoAuthenticationType": "",
+                                            "userArn": "arn:aws:iam::1:user/o'neil"},
+                               "homeAccount": "123456789012"}
 
 
 def test_the_state_machine_input_is_what_validate_command_accepts():
     body = '{"data":{"name":"Zoë \\"Q\\"","ownerId":"alice"}}'
-    request = start_sync_execution_request("CreateProject", body, {"authorizer": {"principalId": "alice"}})
+    request = start_sync_execution_request("CreateProject", body, {"authorizer": {"claims": {"sub": "alice"}}})
     command = validate_request(json.loads(request["input"]))
     assert command["data"] == {"name": 'Zoë "Q"', "ownerId": "alice"}
     assert command["actorId"] == "alice"
-
-
-def test_actor_comes_from_the_authorizer_before_the_iam_identity():
-    context = {"authorizer": {"claims": {"sub": "cognito-sub"}}, "identity": {"userArn": "arn:user"}}
-    assert json.loads(start_sync_execution_request("CreateProject", "{}", context)["input"])["actorId"] == "cognito-sub"
-    assert json.loads(start_sync_execution_request("CreateProject", "{}")["input"])["actorId"] == ""
 
 
 def respond(command: str, answer: dict, selection: str = "default") -> tuple[int, dict]:

@@ -19,6 +19,7 @@ import errno
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -112,11 +113,19 @@ class LocalRuntime:
         self._stopped = threading.Event()
         self._started = False
         self._saved_env: dict[str, str] | None = None
+        self.token_key: bytes | None = None  # signs and checks local tokens (chronicle.local.tokens)
 
     @property
     def url(self) -> str:
         port = self.server.port if self.server else self.port
         return f"http://{self.host}:{port}"
+
+    def token(self, actor: str) -> str:
+        """A local token for `actor` (what `chronicle token --actor` prints for this runtime's state dir)."""
+        from . import tokens
+
+        assert self.token_key is not None, "start() first"
+        return tokens.issue(self.token_key, actor)
 
     @property
     def graphql_url(self) -> str:
@@ -201,9 +210,13 @@ class LocalRuntime:
                 self.streams = StreamPoller(session.client("dynamodbstreams"), session.client("sqs"),
                                             self.stack.stream_consumers)
                 self.streams.start()
+            from . import tokens
+
+            self.token_key = secrets.token_bytes(32) if self.ephemeral else tokens.load_key(self.state_dir)
             with _naming_the_port(self.host, self.port, "--port"):
                 self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
-                                          before_answer=self.durable.sync if self.durable else None)
+                                          before_answer=self.durable.sync if self.durable else None,
+                                          token_key=self.token_key)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 

@@ -41,7 +41,7 @@ from chronicle import strictjson
 from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
-from . import fastpath
+from . import fastpath, tokens
 from .journal import JournalClosed
 
 log = logging.getLogger("chronicle.local.server")
@@ -50,7 +50,8 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 REQUEST_QUEUE_SIZE = 512  # listen backlog (the standard library's 5 overflowed under 16 clients)
 MAX_CONNECTIONS = 256  # threads serving connections at once
 IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent (headers, body, keep-alive) before it is closed
-_COMMAND_PATH = re.compile(r"^/commands/([^/?#]+)/?$")
+# /iam/commands is the SigV4 route of AWS (docs/decisions/0016); locally both take the same actor (no signature).
+_COMMAND_PATH = re.compile(r"^(?:/iam)?/commands/([^/?#]+)/?$")
 _COMMAND_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")  # the same pattern as api/openapi.yaml
 
 
@@ -344,9 +345,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         if raw is None:
             return
+        actor = self._actor()
+        if actor is False:
+            return
         if match:
             command_type = match.group(1)
-            actor = (self.headers.get("x-actor-id") or "").strip() or "anonymous"
+            actor = actor or "anonymous"
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:  # the execution input is JSON text: it cannot carry these bytes
@@ -363,9 +367,22 @@ class _Handler(BaseHTTPRequestHandler):
                                                    "command's outcome was saved; retry it with the same commandId.")
             self._send_json(status, body)
         else:
-            self._graphql(raw)
+            self._graphql(raw, actor)
 
-    def _graphql(self, raw: bytes) -> None:
+    def _actor(self) -> str | None | bool:
+        """The caller: a local token's sub (Authorization, as the Cognito authorizer reads it in AWS), else the
+        X-Actor-Id header, else None (anonymous). False: the token was refused and the 401 is sent."""
+        authorization = (self.headers.get("authorization") or "").strip()
+        key = self.server.token_key
+        if authorization and key is not None and not authorization.startswith("AWS4-"):  # SigV4 is not checked
+            try:
+                return tokens.verify(key, authorization)["sub"]
+            except tokens.InvalidToken as refusal:
+                self._send_json(401, error_body("Unauthorized", f"The Authorization token is refused: {refusal}."))
+                return False
+        return (self.headers.get("x-actor-id") or "").strip() or None
+
+    def _graphql(self, raw: bytes, actor: str | None) -> None:
         try:
             request = strictjson.loads(raw)
             if not isinstance(request, dict) or not isinstance(request.get("query"), str):
@@ -383,7 +400,6 @@ class _Handler(BaseHTTPRequestHandler):
         if graphql is None:
             self._send_json(503, {"data": None, "errors": [{"message": "No GraphQL schema (api/schema.graphql)."}]})
             return
-        actor = (self.headers.get("x-actor-id") or "").strip() or None  # as on the command API
         self._send_json(200, graphql.execute(request["query"], variables, operation, actor=actor))
 
 
@@ -396,6 +412,7 @@ class _HTTPServer(ThreadingHTTPServer):
     websocket_handler: Callable[[BaseHTTPRequestHandler], None] | None
     health: Callable[[], dict[str, Any]]
     before_answer: Callable[[], None] | None
+    token_key: bytes | None
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
@@ -433,8 +450,10 @@ class _HTTPServer(ThreadingHTTPServer):
 class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
-                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 token_key: bytes | None = None) -> None:
         self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections)
+        self.httpd.token_key = token_key  # chronicle.local.tokens: Authorization tokens it accepts
         self.httpd.runner = runner
         self.httpd.graphql = graphql
         self.httpd.websocket_handler = None
