@@ -49,3 +49,27 @@ def test_the_listed_admin_id_still_works_and_the_session_is_metadata(aws, monkey
                      {"aggregateId": "role:Ops", "data": {"grant": [{"resource": "user:role:Ops",
                                                                       "permission": "write"}]}})
     assert granted["response"]["version"] == 2
+
+
+# ---- the real handlers on samples shaped as API Gateway's template and AppSync's IAM identity make them ----------
+def test_validate_command_maps_the_request_templates_identity(aws):
+    from test_sample_events import Context, handler, sample
+
+    command = handler("validate_command")(sample("validate_command", "create-project-as-role"), Context())
+    assert command["actorId"] == "role:ChronicleCi" and command["actorSession"] == "build-4711"
+
+
+def test_the_resolver_maps_an_iam_identity_and_refuses_another_accounts(aws, monkeypatch):
+    from test_sample_events import Context, handler, sample
+
+    monkeypatch.setenv("ADMIN_ACTOR_IDS", "role:ChronicleCi")  # an admin sees every project
+    handler("project_projector")(sample("project_projector", "project-created-v1"), Context())
+    resolver = handler("graphql_resolver")
+    event = sample("graphql_resolver", "query-project-iam")
+    assert resolver(event, Context())["name"] == "Payments"  # private, visible to role:ChronicleCi as admin
+    monkeypatch.setenv("ADMIN_ACTOR_IDS", "build-4711")  # the session name is nobody
+    assert resolver(event, Context()) is None
+    event["identity"]["userArn"] = "arn:aws:sts::210987654321:assumed-role/ChronicleCi/build-4711"
+    with pytest.raises(Exception) as caught:  # noqa: B017 - AppSync reads the class name and the text
+        resolver(event, Context())
+    assert type(caught.value).__name__ == "Forbidden"
