@@ -73,6 +73,12 @@ def test_a_token_goes_to_the_cognito_route_as_is():
     assert sent["body"]["commandId"]
 
 
+def test_a_string_auth_is_a_token():
+    recorded = Recorded((200, OK))
+    Chronicle(API, auth="raw-id-token", retrying=Retrying(send=recorded)).command("CreateProject", {})
+    assert recorded.sent[0]["headers"]["Authorization"] == "raw-id-token"
+
+
 def test_retries_keep_the_command_id_and_back_off():
     recorded = Recorded(ConnectionRefusedError(), (503, {"message": "Service Unavailable"}),
                         (429, {"error": "Throttled", "message": "slow down", "details": []}),

@@ -21,13 +21,16 @@ class Chronicle:
 
     `url`: the command API's base URL (the stack's CommandApiUrl output, or `http://127.0.0.1:3000` locally);
     `graphql_url`: the GraphQL endpoint (GraphQLApiUrl; default `<url>/graphql`, as `chronicle local` serves it);
-    `auth`: `CognitoTokens`, `Token`, `SigV4` or `LocalActor` (chronicle.client.auth); `retrying`: the retry
-    policy (attempts and backoff) for network errors, throttling and 5xx answers."""
+    `auth`: `CognitoTokens`, `Token` (or the token as a string), `SigV4` or `LocalActor` (chronicle.client.auth);
+    default: anonymous. `retrying`: the retry policy (attempts and backoff) for network errors, throttling and 5xx
+    answers."""
 
     def __init__(self, url: str, auth: Any = None, graphql_url: str | None = None,
                  retrying: Retrying | None = None):
         self.url = url.rstrip("/")
         self.graphql_url = graphql_url or f"{self.url}/graphql"
+        if isinstance(auth, str):  # a token as is (a user pool ID token, or `chronicle token` locally)
+            auth = Token(auth)
         self.auth = auth if auth is not None else LocalActor("anonymous")
         self.retrying = retrying or Retrying()
 
