@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chronicle.local.cost import units as u
+from chronicle.cost import units as u
 
 POLLER_THREAD_PREFIX = "chronicle-sqs-"  # chronicle.local.queues: the event source's idle polling
 IDLE = "(event source polling)"
