@@ -115,7 +115,7 @@ def metered_runtime(root: str | Path | None = None) -> Iterator[tuple[Any, Meter
     """An ephemeral LocalRuntime (COST_ADMIN a bootstrap admin) whose every client and Lambda invocation is metered."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from chronicle.local.emulator import ACCOUNT_ID, REGION
+    from chronicle.local.account import ACCOUNT_ID, REGION
     from chronicle.local.runtime import LocalRuntime
 
     meter = Meter({}, {}, MotoItems(ACCOUNT_ID, REGION)).install()  # before any client exists
