@@ -4,8 +4,8 @@
     PYTHONPATH=src python bench/cost.py [--runs 5] [--prices prices.json] [--markdown]
 
 Every command type the stack has a workflow for runs `--runs` times (after one warm-up run each); every request it
-makes is counted by hooking the botocore clients and the local Lambda seam (chronicle.local.cost.meter) and priced
-with chronicle.local.cost.units.PRICES (on-demand, us-east-1; a JSON file overrides them). Lambda durations are
+makes is counted by hooking the botocore clients and the local Lambda seam (chronicle.cost.meter) and priced
+with chronicle.cost.units.PRICES (on-demand, us-east-1; a JSON file overrides them). Lambda durations are
 measured in this process, not on Lambda. The table shows, per command type, the units of one command, the dollars
 per million commands, the design's minimum beside it, and their ratio (docs/cost.md); "<T> +commandId" rows are the
 same command sent with a client commandId (it keeps the idempotency record).
@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.update({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-from chronicle.local.cost import units  # noqa: E402
-from chronicle.local.cost.model import measure, metered_runtime, render  # noqa: E402
+from chronicle.cost import units  # noqa: E402
+from chronicle.cost.model import measure, metered_runtime, render  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

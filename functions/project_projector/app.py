@@ -7,7 +7,6 @@ subscriber that re-queries on a notification reads the new version. The announce
 counted when it fails): the read model, not the notification, is the record (chronicle.projections.lambda_handler).
 """
 
-from chronicle.projections import project
-from chronicle.projections.lambda_handler import projector_handler
+from chronicle.projections.lambda_handler import projector_handler_for
 
-handler = projector_handler(project.apply, "PROJECT_TABLE", "ProjectChanged")
+handler = projector_handler_for("projects")  # chronicle.projections.registry

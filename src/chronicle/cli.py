@@ -6,7 +6,7 @@
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
-    chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
+    chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.cost.cli)
     chronicle token --actor ID [--state-dir DIR]      (chronicle.local.tokens)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
@@ -24,10 +24,15 @@ from typing import Any
 from collections.abc import Sequence
 
 from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
-from chronicle.local.cost.cli import add_cost_parser
-from chronicle.local.tokens import add_token_parser
+from chronicle.cost.cli import add_cost_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
+
+
+def add_token_parser(subparsers: Any) -> None:
+    from chronicle.local.tokens import add_token_parser as add  # stdlib only: the runtime itself stays unloaded
+
+    add(subparsers)
 
 
 def add_local_parser(subparsers: Any) -> None:

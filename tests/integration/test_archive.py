@@ -27,7 +27,7 @@ from chronicle.eventstore.items import to_item
 from chronicle.eventstore.archive import ArchiveCorrupt, cutoff_for
 from chronicle.eventstore.archiver import Archiver, step
 from chronicle.eventstore.verify import verify_stream
-from chronicle.projections.rebuild import rebuild
+from chronicle.projections.registry import rebuild
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +86,7 @@ def answers(project_id: str, quick: bool = False) -> dict:
 def _rebuilt(project_id: str) -> dict:
     client = chronicle_aws.event_store().client
     client.delete_item(TableName="projects", Key={"id": {"S": project_id}})
-    report = rebuild(chronicle_aws.event_store(), "projects")  # every project: finds archived streams too
+    report = rebuild("projects", chronicle_aws.event_store(), "projects")  # every project: finds archived streams too
     assert project_id in report.rebuilt
     return client.get_item(TableName="projects", Key={"id": {"S": project_id}})["Item"]
 

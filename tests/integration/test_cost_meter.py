@@ -1,4 +1,4 @@
-"""chronicle.local.cost.meter counts DynamoDB and EventBridge units from real requests (moto, in-process)."""
+"""chronicle.cost.meter counts DynamoDB and EventBridge units from real requests (moto, in-process)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chronicle.local.cost.meter import Meter, MotoItems
+from chronicle.cost.meter import Meter, MotoItems
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_the_meter_sees_the_local_runtime_calls_of_a_command():
     """Through `chronicle local` (handlers' clients on the emulator's direct route, chronicle.local.fastpath): the
     append's conditional PutItem and the publish's PutEvents are counted where they run. A route that skipped the
     clients' events would leave the DynamoDB and EventBridge columns of `chronicle cost` empty."""
-    from chronicle.local.cost.model import measure, metered_runtime
+    from chronicle.cost.model import measure, metered_runtime
 
     with metered_runtime() as (runtime, meter):
         [cost] = measure(runtime, meter, ["CreateProject"], runs=1)

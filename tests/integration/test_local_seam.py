@@ -181,6 +181,6 @@ def test_seam_fails_loudly_when_moto_changed(monkeypatch):
     with pytest.raises(seam.SeamError, match="_invoke_lambda"):
         seam.check()
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", lambda self, event, extra: None, raising=False)
-    with pytest.raises(seam.SeamError, match="seam expects"):
+    with pytest.raises(seam.SeamError, match="chronicle.local.seam expects"):
         seam.check()
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", original)

@@ -1,4 +1,4 @@
-"""Rebuilding the project read model from the event store (chronicle.projections.rebuild)."""
+"""Rebuilding the project read model from the event store (chronicle.projections.registry, the one rebuild path)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from chronicle import aws as chronicle_aws
 from chronicle.domain import project as project_domain
 from chronicle.eventstore import NO_STREAM
 from chronicle.projections import project as projection
-from chronicle.projections.rebuild import project_ids, rebuild
+from chronicle.projections.folded import stream_ids
+from chronicle.projections.registry import rebuild as rebuild_model
 
 TABLE = "projects"
+
+
+def rebuild(store, table, ids=None):
+    return rebuild_model("projects", store, table, ids)
 
 
 def folded(store, project_id):
@@ -24,7 +29,7 @@ def test_rebuild_restores_lost_wrong_and_missing_items(aws):
     store = chronicle_aws.event_store()
     for n in range(5):
         store.append(f"p-{n}", [created(f"P{n}")] + [changed({"k": i}) for i in range(n)], NO_STREAM)
-    assert sorted(project_ids(store)) == [f"p-{n}" for n in range(5)]
+    assert sorted(stream_ids(store, "ProjectCreated")) == [f"p-{n}" for n in range(5)]
     projection.apply(store.read("p-1")[0], store, TABLE)  # p-1 projected at version 1 of 2
     aws.put_item(TableName=TABLE, Item={**folded(store, "p-2"), "name": {"S": "corrupted"}})
     report = rebuild(store, TABLE)

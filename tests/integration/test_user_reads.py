@@ -9,6 +9,7 @@ from chronicle import queries
 from chronicle.commands import decide_and_append, validate_request
 from chronicle.projections import project as project_projection
 from chronicle.projections import user as user_projection
+from chronicle.projections.registry import rebuild
 
 
 def run(command_type, body, actor):
@@ -86,7 +87,7 @@ def test_after_erasure_no_read_path_shows_the_personal_data(aws):
 
     # a rebuild of the read model from the (untouched) events shows nothing of them either
     aws.delete_item(TableName="users", Key={"id": {"S": "eve"}})
-    report = user_projection.rebuild(chronicle_aws.event_store(), "users")
+    report = rebuild("users", chronicle_aws.event_store(), "users")
     assert report.rebuilt == ["eve"]
     rebuilt = aws.get_item(TableName="users", Key={"id": {"S": "eve"}})["Item"]
     assert "email" not in rebuilt and "displayName" not in rebuilt and rebuilt["erased"]["BOOL"]

@@ -1,4 +1,4 @@
-"""The billing arithmetic of chronicle.local.cost (no AWS): sizes -> units, prices, minimum paths, samples."""
+"""The billing arithmetic of chronicle.cost (no AWS): sizes -> units, prices, minimum paths, samples."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 
 from chronicle.commands import validate_request
 from chronicle.domain import AGGREGATES, all_commands
-from chronicle.local.cost import units as u
-from chronicle.local.cost.model import CommandCost, lambda_functions, monthly
-from chronicle.local.cost.samples import SAMPLES, fill, placeholders
+from chronicle.cost import units as u
+from chronicle.cost.model import CommandCost, lambda_functions, monthly
+from chronicle.cost.samples import SAMPLES, fill, placeholders
 
 
 def test_item_size_counts_names_and_values():
@@ -86,7 +86,7 @@ def test_success_path_functions_skip_catch_only_states():
 
 
 def test_every_command_has_a_valid_sample():
-    assert set(SAMPLES) == all_commands(), "add a sample to chronicle/local/cost/samples.py"
+    assert set(SAMPLES) == all_commands(), "add a sample to chronicle/cost/samples.py"
     creators = {t for t, a in AGGREGATES.items() if a.create_commands}
     for command, sample in SAMPLES.items():
         assert placeholders(sample.body) | placeholders(sample.actor) <= creators, command
@@ -102,7 +102,7 @@ def test_cost_cli_rates_mixes_and_a_saved_measurement(tmp_path, capsys):
     from dataclasses import asdict
 
     from chronicle.cli import main
-    from chronicle.local.cost.cli import parse_mix, parse_rate
+    from chronicle.cost.cli import parse_mix, parse_rate
 
     assert parse_rate("50/s") == 50 and parse_rate("3000/min") == 50 and parse_rate("12") == 12
     assert parse_rate("8.64e6/day") == pytest.approx(100)

@@ -102,6 +102,29 @@ def test_fail_states_report_spec_codes(path):
                 assert set(catch["ErrorEquals"]) <= set(HTTP_STATUS), f"{name} sends non-SPEC errors to {catch['Next']}"
 
 
+REFUSALS = set(HTTP_STATUS) - {"InternalError"}  # chronicle.errors: the codes a step refuses a command with
+
+
+def _catches(states: dict) -> list[tuple[str, dict, dict]]:
+    found = []
+    for name, state in states.items():
+        found += [(name, catch, states.get(catch["Next"], {})) for catch in state.get("Catch", [])]
+        for branch in state.get("Branches", []):
+            found += _catches(branch["States"])
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "statemachine").glob("command*.asl.json"))
+                         + sorted((ROOT / "statemachine").glob("template-change.asl.json")), ids=lambda p: p.name)
+def test_every_refusal_catch_lists_exactly_the_spec_refusals(path):
+    """ASL has no way to share a Catch list and DefinitionSubstitutions only fill strings (decision 0017), so the
+    list is written in each Task and held equal to chronicle.errors here: a new SPEC code fails until every copy
+    has it."""
+    catches = [c for _, c, target in _catches(json.loads(path.read_text())["States"])
+               if target.get("Type") == "Fail" and "ErrorPath" in target]
+    assert catches and all(set(c["ErrorEquals"]) == REFUSALS for c in catches)
+
+
 def test_response_template_maps_every_spec_error_to_its_status():
     responses = OPENAPI["paths"]["/commands/{commandType}"]["post"]["x-amazon-apigateway-integration"]["responses"]
     template = responses["default"]["responseTemplates"]["application/json"]

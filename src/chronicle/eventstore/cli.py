@@ -62,6 +62,30 @@ def add_verify_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_verify)
 
 
+def _verify_tables(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
+    """(event table, archive bucket, catalog table): the options, else the environment, else the local runtime's."""
+    local = bool(args.endpoint_url)
+    event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
+    bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
+    catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
+        local and _local_name("ArchiveCatalogTable"))
+    return event_table, bucket, catalog
+
+
+def _print_verify_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    elif report.ok:
+        unsealed = f"; unsealed before sequence {report.unsealed_before}" if report.unsealed_before else ""
+        print(f"ok    {report.aggregate_id}: {report.events} events "
+              f"({', '.join(f'{n} {where}' for where, n in sorted(report.sources.items()))}), "
+              f"head {report.head} {(report.head_hash or 'unsealed')[:16]}{unsealed}")
+    else:
+        f = report.failure
+        where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
+        print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
+
+
 def run_verify(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -69,11 +93,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from chronicle.eventstore.archive import ArchiveReader
     from chronicle.eventstore.verify import verify_all, verify_stream
 
-    local = bool(args.endpoint_url)
-    event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
-    bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
-    catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
-        local and _local_name("ArchiveCatalogTable"))
+    event_table, bucket, catalog = _verify_tables(args)
     if not event_table:
         print("chronicle verify: give --event-table (or set EVENT_TABLE, or --endpoint-url for the local runtime)",
               file=sys.stderr)
@@ -88,17 +108,7 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"chronicle verify: {error}", file=sys.stderr)
         return 1
     for report in reports:
-        if args.json:
-            print(json.dumps(report.as_dict()))
-        elif report.ok:
-            unsealed = f"; unsealed before sequence {report.unsealed_before}" if report.unsealed_before else ""
-            print(f"ok    {report.aggregate_id}: {report.events} events "
-                  f"({', '.join(f'{n} {where}' for where, n in sorted(report.sources.items()))}), "
-                  f"head {report.head} {(report.head_hash or 'unsealed')[:16]}{unsealed}")
-        else:
-            f = report.failure
-            where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
-            print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
+        _print_verify_report(report, args.json)
     failed = sum(not r.ok for r in reports)
     if len(reports) > 1 and not args.json:
         print(f"{len(reports)} streams, {failed} failed")

@@ -38,8 +38,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import moto_atomic
-from .emulator import ACCOUNT_ID, REGION
+from . import moto_atomic, moto_patches
+from .account import ACCOUNT_ID, REGION
 from .journal import Journal, fsync_dir, read_segments, segments
 from .statedir import FORMAT, StateDir, StateDirFormatError, atomic_write
 
@@ -278,6 +278,7 @@ class DurableState:
         self._patches.clear()
 
     def _patch(self, cls: type, name: str, wrapper: Any) -> None:
+        moto_patches.original(f"{cls.__module__}:{cls.__qualname__}.{name}")  # registered, parameters checked
         self._patches.append((cls, name, cls.__dict__.get(name, getattr(cls, name))))
         setattr(cls, name, wrapper)
 

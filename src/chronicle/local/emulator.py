@@ -16,8 +16,9 @@ import threading
 from typing import Any
 import urllib.request
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
+from .account import ACCOUNT_ID, REGION
+
+__all__ = ["ACCOUNT_ID", "REGION", "Emulator", "configure_environment", "free_port"]
 
 log = logging.getLogger("chronicle.local.emulator")
 

@@ -42,6 +42,8 @@ from typing import Any
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
+from . import moto_patches
+
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
@@ -226,7 +228,7 @@ class _DirectRoute:
         from botocore.exceptions import ClientError
         from botocore.validate import validate_parameters
 
-        from .emulator import ACCOUNT_ID
+        from .account import ACCOUNT_ID
 
         service = client.meta.service_model
         model = service.operation_model(operation_name)
@@ -334,6 +336,14 @@ def uninstall_direct(endpoint: str) -> None:
 
 
 # ---- caches -----------------------------------------------------------------------------------------------
+_SFN = "moto.stepfunctions.parser."
+
+
+def _moto(key: str) -> Any:
+    """What a cache replaces in moto: registered and checked in chronicle.local.moto_patches."""
+    return moto_patches.original(key)[2]
+
+
 def _require(obj: Any, name: str) -> Any:
     value = getattr(obj, name, None)
     if value is None:
@@ -417,7 +427,7 @@ def _direct_lambda_task(original: Callable[..., Any]) -> Callable[..., Any]:
 
         function = parameters["FunctionName"]
         if not function.startswith("arn:"):
-            from .emulator import ACCOUNT_ID
+            from .account import ACCOUNT_ID
 
             function = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}"
         body = parameters.get("Payload") or b"{}"
@@ -456,6 +466,7 @@ def unwatch(execution_arn: str) -> None:
 
 
 def _cache_backend_lookup(dispatcher_app: Any) -> None:
+    moto_patches.original("moto.moto_server.werkzeug_app:DomainDispatcherApplication.get_backend_for_host")
     lookup = _require(dispatcher_app, "get_backend_for_host")
     backends: dict[Any, Any] = {}
 
@@ -478,7 +489,7 @@ def install_caches(dispatcher_app: Any) -> None:
         _state["holders"] = _state.get("holders", 0) + 1  # one per emulator; the last uninstall removes them
         if "caches" in _state:
             return
-        original_terminated = _require(BaseExecutionWorkerCommunication, "terminated")
+        original_terminated = _moto(f"{_SFN}backend.execution:BaseExecutionWorkerCommunication.terminated")
 
         def terminated(self: Any) -> None:
             original_terminated(self)  # the status, output and error are set: DescribeExecution has them
@@ -489,14 +500,14 @@ def install_caches(dispatcher_app: Any) -> None:
         BaseExecutionWorkerCommunication.terminated = terminated
         from moto.core.serialize import BaseJSONSerializer
 
-        original_structure = _require(BaseJSONSerializer, "_serialize_type_structure")
+        original_structure = _moto("moto.core.serialize:BaseJSONSerializer._serialize_type_structure")
         BaseJSONSerializer._serialize_type_structure = _fast_structure(original_structure)
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-        original_invoke = _require(lambda_eval_utils, "_invoke_lambda_function")
+        original_invoke = _moto(f"{_SFN}asl.component.state.exec.state_task.lambda_eval_utils:_invoke_lambda_function")
         lambda_eval_utils._invoke_lambda_function = _direct_lambda_task(original_invoke)
-        original_entrypoint = _require(ExecutionWorker, "_get_evaluation_entrypoint")
-        _require(boto_client, "boto_client_for")
+        original_entrypoint = _moto(f"{_SFN}backend.execution_worker:ExecutionWorker._get_evaluation_entrypoint")
+        _moto(f"{_SFN}asl.utils.boto_client:boto_client_for")  # _CachingBoto3 serves what it calls
         parsed: dict[str, Any] = {}
         parse_lock = threading.Lock()
 
@@ -510,12 +521,12 @@ def install_caches(dispatcher_app: Any) -> None:
             return program
 
         ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
-        original_boto3 = boto_client.boto3
+        original_boto3 = _moto(f"{_SFN}asl.utils.boto_client:boto3")
         boto_client.boto3 = _CachingBoto3(original_boto3)
 
         from moto.core import responses as moto_responses
 
-        original_names = _require(moto_responses, "method_names_from_class")
+        original_names = _moto("moto.core.responses:method_names_from_class")
         names_of: dict[type, list[str]] = {}
 
         def method_names_from_class(clazz: Any) -> list[str]:  # inspect.getmembers on every request, otherwise
@@ -530,7 +541,7 @@ def install_caches(dispatcher_app: Any) -> None:
         from moto.stepfunctions.parser.asl.component.common.path import result_path
         from moto.stepfunctions.parser.asl.utils import json_path
 
-        original_parses = (_require(json_path, "parse"), _require(result_path, "parse"))
+        original_parses = (_moto(f"{_SFN}asl.utils.json_path:parse"), _moto(f"{_SFN}asl.component.common.path.result_path:parse"))
         json_path.parse = functools.lru_cache(maxsize=1024)(original_parses[0])
         result_path.parse = functools.lru_cache(maxsize=1024)(original_parses[1])
         _state["caches"] = (original_entrypoint, original_boto3, original_terminated, original_structure,

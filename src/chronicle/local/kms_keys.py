@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .emulator import ACCOUNT_ID, REGION
+from .account import ACCOUNT_ID, REGION
 from .statedir import atomic_write
 
 

@@ -43,7 +43,7 @@ import threading
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from . import moto_query
+from . import moto_patches, moto_query
 
 # Writes must be serialized for conditions and transactions to be atomic.
 WRITE_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
@@ -154,10 +154,8 @@ def install(reads: bool = True, fast_transactions: bool = True, fast_queries: bo
             moto_query.install()
         backend = _backend_class()
         names = WRITE_OPERATIONS + (READ_OPERATIONS if reads else ())
-        missing = [name for name in names if not callable(getattr(backend, name, None))]
-        if missing:
-            raise RuntimeError(f"moto's DynamoDBBackend has no {missing}: check chronicle.local.moto_atomic "
-                               "against the installed moto version")
+        for name in names:  # each registered and checked in chronicle.local.moto_patches
+            moto_patches.original(f"moto.dynamodb.models:DynamoDBBackend.{name}")
         for name in names:
             _originals[name] = backend.__dict__.get(name)
             setattr(backend, name, _serialized(getattr(backend, name)))

@@ -27,6 +27,8 @@ import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from . import moto_patches
+
 _ATTR = "_chronicle_sort_index"  # on moto's Table: {hash DynamoType: (partition dict, [(Decimal, range key)])}
 _installed: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -162,9 +164,10 @@ def install() -> None:
             return
         table = _table_class()
         for name, wrap in (("query", _query), ("put_item", _put_item), ("delete_item", _delete_item)):
+            moto_patches.original(f"moto.dynamodb.models.table:Table.{name}")  # registered, checked
             original = table.__dict__.get(name)
             if original is None:
-                raise RuntimeError(f"moto's Table has no {name}: check chronicle.local.moto_query against moto")
+                raise moto_patches.MotoPatchError(f"moto's Table no longer defines {name} itself")
             _installed[name] = original
             setattr(table, name, wrap(original))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-from . import moto_atomic, seam
+from . import moto_atomic, moto_patches, seam
 from .emulator import REGION, Emulator
 from .stack import STACK_NAME, Stack, build_stack
 
@@ -153,6 +153,7 @@ class LocalRuntime:
             # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
             _check_free(self.host, self.port, "--port")
             _check_free(self.host, self.aws_port, "--aws-port")
+            moto_patches.check()  # every moto internal the runtime replaces is still there, as expected
             self.emulator = Emulator(self.host, self.aws_port).start()
             _clear_process_caches()
             # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so

@@ -1,4 +1,4 @@
-"""The one place where the local runtime reaches into moto's internals.
+"""Lambda code in-process and EventBridge -> Lambda delivery: the local runtime's seam into moto.
 
 moto (pinned, see pyproject) runs Lambda code only in Docker. Every invoke it makes — a Step Functions
 ``lambda:invoke`` Task, a direct ``Invoke`` API call, an S3/SQS/EventBridge notification — funnels through one
@@ -14,9 +14,10 @@ targets. :func:`install` wraps it so Lambda targets are delivered asynchronously
 dispatcher thread, with a few retries and the target's ``DeadLetterConfig`` (an SQS queue) at the end; other
 targets go to moto's own code unchanged.
 
-Both patches check the signature of what they replace and raise :class:`SeamError` when moto changed, so a
-moto upgrade that breaks the seam fails loudly (tests/integration/test_local_seam.py) instead of silently
-running nothing. :func:`uninstall` restores the originals.
+Its targets are registered with the runtime's other moto patches in chronicle.local.moto_patches, which checks
+their signatures (at start, and here on install) and raises :class:`SeamError` (a ``MotoPatchError``) when moto
+changed, so a moto upgrade that breaks the seam fails loudly (tests/integration/test_local_seam.py) instead of
+silently running nothing. :func:`uninstall` restores the originals.
 
 What the handler sees and returns, mirroring the AWS Python runtime:
 
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import inspect
 import json
 import logging
 import queue
@@ -49,16 +49,17 @@ from types import ModuleType
 from typing import Any
 from collections.abc import Callable
 
+from . import moto_patches
+
 log = logging.getLogger("chronicle.local.seam")
 
-# (module, class, method, expected parameter names): what the seam relies on in moto.
-_LAMBDA_TARGET = ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda", ["self", "event"])
-_RULE_TARGET = ("moto.events.models", "Rule", "send_to_targets", ["self", "original_event", "transform_input"])
-_PUT_EVENTS = ("moto.events.models", "EventsBackend", "put_events", ["self", "events"])
+# What the seam replaces in moto (registered, with the parameters it expects, in chronicle.local.moto_patches).
+_LAMBDA_TARGET = "moto.awslambda.models:LambdaFunction._invoke_lambda"  # chronicle.local.moto_patches.TARGETS
+_RULE_TARGET = "moto.events.models:Rule.send_to_targets"
+_PUT_EVENTS = "moto.events.models:EventsBackend.put_events"
 
 
-class SeamError(RuntimeError):
-    """moto's internals are not what the local runtime was written against (see seam.py)."""
+SeamError = moto_patches.MotoPatchError  # moto's internals are not what the seam was written against
 
 
 @dataclass(frozen=True)
@@ -376,24 +377,9 @@ def _stored_event(entry: dict[str, Any]) -> tuple[str, int] | None:
     return None
 
 
-def _resolve(target: tuple[str, str, str, list[str]]) -> tuple[type, Callable[..., Any]]:
-    module_name, class_name, method_name, params = target
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
-        original = getattr(cls, method_name)
-    except (ImportError, AttributeError) as exc:
-        raise SeamError(
-            f"moto has no {module_name}.{class_name}.{method_name}: the local runtime's seam "
-            f"(src/chronicle/local/seam.py) must be updated for this moto version"
-        ) from exc
-    actual = list(inspect.signature(original).parameters)
-    if actual != params:
-        raise SeamError(
-            f"{module_name}.{class_name}.{method_name} takes {actual}, the seam expects {params}: "
-            f"update src/chronicle/local/seam.py for this moto version"
-        )
-    return cls, original
+def _resolve(key: str) -> tuple[type, Callable[..., Any]]:
+    owner, _, original = moto_patches.original(key)
+    return owner, original
 
 
 def check() -> None:

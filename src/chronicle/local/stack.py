@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from .emulator import ACCOUNT_ID, REGION
+from .account import ACCOUNT_ID, REGION
 from .seam import HandlerSpec
 
 log = logging.getLogger("chronicle.local.stack")

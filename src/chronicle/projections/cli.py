@@ -4,8 +4,9 @@
         [--event-table T] [--read-model-table T] [--template-table T] [--usage-table T] [--user-table T]
         [--endpoint-url URL] [--region R] [--id ID ...]
 
-Without --read-model, every read model whose table is known is rebuilt. Table names default to $EVENT_TABLE,
-$PROJECT_TABLE, $TEMPLATE_TABLE and $USAGE_TABLE; in AWS take them from the stack outputs, locally from the
+Without --read-model, every read model whose table is known is rebuilt. The options come from
+chronicle.projections.registry; table names default to $EVENT_TABLE and each model's variable ($PROJECT_TABLE,
+$TEMPLATE_TABLE, $USAGE_TABLE, $USER_TABLE); in AWS take them from the stack outputs, locally from the
 `chronicle local` banner (with its AWS endpoint as --endpoint-url). --id names streams of the selected models
 (project ids for projects and template-usage, template ids for templates).
 """
@@ -17,9 +18,11 @@ import os
 import sys
 from typing import Any
 
-# name -> (the option holding its table, what it counts)
-READ_MODELS = {"projects": ("read_model_table", "project(s)"), "templates": ("template_table", "template(s)"),
-               "template-usage": ("usage_table", "project(s)' service usage"), "users": ("user_table", "user(s)")}
+from chronicle.projections.registry import READ_MODELS, ReadModel
+
+
+def _dest(model: ReadModel) -> str:
+    return model.option.replace("-", "_")
 
 
 def add_projections_parser(subparsers: Any) -> None:
@@ -32,14 +35,9 @@ def add_projections_parser(subparsers: Any) -> None:
                          help="rebuild only this read model (repeatable; default: every one whose table is known)")
     rebuild.add_argument("--event-table", default=os.environ.get("EVENT_TABLE"),
                          help="the event store table (default $EVENT_TABLE)")
-    rebuild.add_argument("--read-model-table", default=os.environ.get("PROJECT_TABLE"),
-                         help="the project read model table (default $PROJECT_TABLE)")
-    rebuild.add_argument("--template-table", default=os.environ.get("TEMPLATE_TABLE"),
-                         help="the template read model table (default $TEMPLATE_TABLE)")
-    rebuild.add_argument("--usage-table", default=os.environ.get("USAGE_TABLE"),
-                         help="the template usage read model table (default $USAGE_TABLE)")
-    rebuild.add_argument("--user-table", default=os.environ.get("USER_TABLE"),
-                         help="the user read model table (profiles, permission matrix; default $USER_TABLE)")
+    for model in READ_MODELS.values():  # one table option per registered read model
+        rebuild.add_argument(f"--{model.option}", dest=_dest(model), default=os.environ.get(model.table_env),
+                             help=f"the {model.name} read model table (default ${model.table_env})")
     rebuild.add_argument("--archive-bucket", default=os.environ.get("ARCHIVE_BUCKET"),
                          help="read archived events through this bucket (default $ARCHIVE_BUCKET)")
     rebuild.add_argument("--catalog-table", default=os.environ.get("ARCHIVE_CATALOG_TABLE"),
@@ -51,24 +49,24 @@ def add_projections_parser(subparsers: Any) -> None:
     rebuild.set_defaults(func=run_rebuild)
 
 
-def run_rebuild(args: argparse.Namespace) -> int:
-    wanted = args.read_models or [name for name, (option, _) in READ_MODELS.items() if getattr(args, option)]
-    unknown = [name for name in wanted if not getattr(args, READ_MODELS[name][0])]
-    if not args.event_table or not wanted or unknown:
-        missing = ", ".join(f"--{READ_MODELS[n][0].replace('_', '-')} for {n}" for n in unknown) or \
-            "--read-model-table (or set EVENT_TABLE and PROJECT_TABLE)"
-        print(f"chronicle projections rebuild: give --event-table and {missing}", file=sys.stderr)
-        return 2
+def _wanted(args: argparse.Namespace) -> list[ReadModel] | None:
+    """The models to rebuild, or None (after saying why) when a table is not known."""
+    names = args.read_models or [name for name, model in READ_MODELS.items() if getattr(args, _dest(model))]
+    unknown = [READ_MODELS[name] for name in names if not getattr(args, _dest(READ_MODELS[name]))]
+    if args.event_table and names and not unknown:
+        return [READ_MODELS[name] for name in names]
+    missing = ", ".join(f"--{m.option} for {m.name}" for m in unknown) or \
+        "--read-model-table (or set EVENT_TABLE and PROJECT_TABLE)"
+    print(f"chronicle projections rebuild: give --event-table and {missing}", file=sys.stderr)
+    return None
+
+
+def _store(args: argparse.Namespace) -> Any:
+    """The event store the arguments name (archived streams read through S3 when bucket and catalog are given)."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
 
     from chronicle.eventstore import EventStore
     from chronicle.eventstore.archive import ArchiveReader
-    from chronicle.eventstore.store import StreamIncomplete
-    from chronicle.projections import folded, usage
-    from chronicle.projections import template as template_projection
-    from chronicle.projections import user as user_projection
-    from chronicle.projections.rebuild import rebuild as rebuild_projects
 
     session = boto3.session.Session(region_name=args.region)
     local: dict[str, str] = {}
@@ -76,33 +74,43 @@ def run_rebuild(args: argparse.Namespace) -> int:
         local["region_name"] = session.region_name or "us-east-1"
         if session.get_credentials() is None:
             local.update(aws_access_key_id="local", aws_secret_access_key="local")
+    client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
+    archive = None
+    if args.archive_bucket and args.catalog_table:
+        archive = ArchiveReader(args.archive_bucket, args.catalog_table,
+                                session.client("s3", endpoint_url=args.endpoint_url, **local), client)
+    return EventStore(args.event_table, client=client, archive=archive)
+
+
+def _report(model: ReadModel, report: Any) -> None:
+    print(f"rebuilt {len(report.rebuilt)} {model.counted}; {len(report.newer_kept)} already newer, left as they were"
+          + (f"; no stream for: {', '.join(report.missing)}" if report.missing else ""))
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    models = _wanted(args)
+    if models is None:
+        return 2
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chronicle.eventstore.store import StreamIncomplete
+
     try:
-        client = session.client("dynamodb", endpoint_url=args.endpoint_url, **local)
+        store = _store(args)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle projections rebuild: {error}", file=sys.stderr)
         return 1
-    archive = None
-    if args.archive_bucket and args.catalog_table:  # archived streams are read through S3
-        archive = ArchiveReader(args.archive_bucket, args.catalog_table,
-                                session.client("s3", endpoint_url=args.endpoint_url, **local), client)
-    store = EventStore(args.event_table, client=client, archive=archive)
-    runs = {"projects": lambda table: rebuild_projects(store, table, args.ids),
-            "templates": lambda table: folded.rebuild(store, table, template_projection.MODEL, args.ids),
-            "template-usage": lambda table: usage.rebuild(store, table, args.ids),
-            "users": lambda table: folded.rebuild(store, table, user_projection.MODEL, args.ids)}
     failed = False
-    for name in wanted:
-        option, counted = READ_MODELS[name]
+    for model in models:
         try:
-            report = runs[name](getattr(args, option))
+            report = model.rebuild(store, getattr(args, _dest(model)), args.ids)
         except (BotoCoreError, ClientError) as error:
-            print(f"chronicle projections rebuild {name}: {error}", file=sys.stderr)
+            print(f"chronicle projections rebuild {model.name}: {error}", file=sys.stderr)
             return 1
         except StreamIncomplete as error:
-            print(f"chronicle projections rebuild {name}: {error} (archived? give --archive-bucket and "
+            print(f"chronicle projections rebuild {model.name}: {error} (archived? give --archive-bucket and "
                   "--catalog-table)", file=sys.stderr)
             return 1
-        print(f"rebuilt {len(report.rebuilt)} {counted}; {len(report.newer_kept)} already newer, left as they were"
-              + (f"; no stream for: {', '.join(report.missing)}" if report.missing else ""))
+        _report(model, report)
         failed = failed or bool(report.missing)
     return 1 if failed else 0

@@ -74,3 +74,11 @@ def projector_handler(apply: Callable[..., Applied], table_env: str, changed: st
         return project_record(record, lambda r: apply(r, store, table), metrics, logger, on_change=on_change)
 
     return handler
+
+
+def projector_handler_for(name: str) -> Callable:
+    """The handler of read model ``name``'s projector, as chronicle.projections.registry describes it."""
+    from chronicle.projections.registry import READ_MODELS
+
+    model = READ_MODELS[name]
+    return projector_handler(model.apply, model.table_env, model.detail_type)

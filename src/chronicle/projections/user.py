@@ -41,7 +41,3 @@ MODEL = folded.FoldedModel("users", user_domain.AGGREGATE, "UserRegistered", to_
 
 def apply(event: dict[str, Any], store: EventStore, table: str) -> folded.Applied:
     return folded.apply(event, store, table, MODEL)
-
-
-def rebuild(store: EventStore, table: str, ids: list[str] | None = None) -> folded.RebuildReport:
-    return folded.rebuild(store, table, MODEL, ids)

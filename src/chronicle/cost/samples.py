@@ -1,4 +1,4 @@
-"""One sample request per command type, for measuring what it costs (chronicle.local.cost.model).
+"""One sample request per command type, for measuring what it costs (chronicle.cost.model).
 
 A sample is the request body of `POST /commands/<CommandType>`. Placeholders, replaced before each run:
 - "{<AggregateType>}" (e.g. "{Project}"): the id of a stream of that type, made by running that aggregate's create
@@ -34,7 +34,7 @@ TEMPLATE_PARAMETERS = {"type": "object", "properties": {"name": {"type": "string
                                                         "replicas": {"type": "integer", "minimum": 1}},
                        "required": ["name"]}
 
-COST_ADMIN = "cost-admin"  # started as a bootstrap admin (AdminActorIds) by chronicle.local.cost.model
+COST_ADMIN = "cost-admin"  # started as a bootstrap admin (AdminActorIds) by chronicle.cost.model
 
 SAMPLES: dict[str, Sample] = {
     "CreateProject": Sample({"data": {"name": "Cost sample {n}", "ownerId": "alice",

@@ -59,8 +59,8 @@ def add_cost_parser(subparsers: Any) -> None:
 
 
 def run_cost(args: argparse.Namespace) -> int:
-    from chronicle.local.cost import units
-    from chronicle.local.cost.model import CommandCost, measure, metered_runtime, monthly, render
+    from chronicle.cost import units
+    from chronicle.cost.model import CommandCost, measure, metered_runtime, monthly, render
 
     try:
         prices = units.load_prices(args.prices)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chronicle.local.cost import units as u
-from chronicle.local.cost.meter import IDLE, LOGS, Meter, MotoItems, Usage
-from chronicle.local.cost.samples import COST_ADMIN, SAMPLES, Sample, fill, placeholders
+from chronicle.cost import units as u
+from chronicle.cost.meter import IDLE, LOGS, Meter, MotoItems, Usage
+from chronicle.cost.samples import COST_ADMIN, SAMPLES, Sample, fill, placeholders
 
 COMMAND_PREFIX = "-command-"
 ACTOR = "cost-bench"  # the samples' default X-Actor-Id
@@ -115,7 +115,7 @@ def metered_runtime(root: str | Path | None = None) -> Iterator[tuple[Any, Meter
     """An ephemeral LocalRuntime (COST_ADMIN a bootstrap admin) whose every client and Lambda invocation is metered."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    from chronicle.local.emulator import ACCOUNT_ID, REGION
+    from chronicle.local.account import ACCOUNT_ID, REGION
     from chronicle.local.runtime import LocalRuntime
 
     meter = Meter({}, {}, MotoItems(ACCOUNT_ID, REGION)).install()  # before any client exists
@@ -201,7 +201,7 @@ def measure(runtime: Any, meter: Meter, commands: list[str] | None = None, runs:
     commands = commands or command_types(runtime)
     missing = [c for c in commands if c not in samples]
     if missing:
-        raise KeyError(f"no cost sample for {missing}: add one to chronicle/local/cost/samples.py")
+        raise KeyError(f"no cost sample for {missing}: add one to chronicle/cost/samples.py")
     driver = Driver(runtime, samples)
     for command in commands:  # warm: handler modules import on their first invoke
         driver.prepared(command, driver.next_n())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chronicle.local.cost import units as u
+from chronicle.cost import units as u
 
 POLLER_THREAD_PREFIX = "chronicle-sqs-"  # chronicle.local.queues: the event source's idle polling
 IDLE = "(event source polling)"
@@ -282,13 +282,19 @@ class Meter:
         return None
 
     def _dynamodb(self, op: str, params: dict, parsed: dict, old: list | None) -> None:
+        if op in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"):
+            self._dynamodb_writes(op, params, old)
+        else:
+            self._dynamodb_reads(op, params, parsed)
+
+    def _dynamodb_writes(self, op: str, params: dict, old: list | None) -> None:
         if op in ("PutItem", "UpdateItem", "DeleteItem"):
             self._write(params["TableName"], op, params, old[0] if old else None, transactional=False)
         elif op == "TransactWriteItems":
             for entry, before in zip(params.get("TransactItems", []), old or [], strict=False):
                 (kind, body), = entry.items()
                 self._write(body["TableName"], kind, body, before, transactional=True)
-        elif op == "BatchWriteItem":
+        else:  # BatchWriteItem
             befores = iter(old or [])
             for table, requests in params.get("RequestItems", {}).items():
                 for request in requests:
@@ -296,7 +302,9 @@ class Meter:
                         self._write(table, "Put", request["PutRequest"], next(befores), False)
                     else:
                         self._write(table, "Delete", request["DeleteRequest"], next(befores), False)
-        elif op == "GetItem":
+
+    def _dynamodb_reads(self, op: str, params: dict, parsed: dict) -> None:
+        if op == "GetItem":
             item = parsed.get("Item")
             if item is not None and "ProjectionExpression" in params:
                 item = self.items.item(params["TableName"], params["Key"])

@@ -5,5 +5,6 @@
 - ``samples``: one sample request per command type (a test checks every command has one);
 - ``model``: drives each command type through a running LocalRuntime, the design's minimum, the tables.
 
-Run it with ``make bench`` (bench/cost.py) or ``chronicle cost``. Never shipped to Lambda (chronicle.local).
+Run it with ``make bench`` (bench/cost.py) or ``chronicle cost``. It is about AWS, not the emulator: it drives
+chronicle.local only from inside the functions that run it, so importing this package loads no emulator.
 """
