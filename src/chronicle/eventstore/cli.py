@@ -1,9 +1,10 @@
 """`chronicle verify` and `chronicle archive run` (docs/operations.md: Retention, Verifying).
 
-    chronicle verify [AGGREGATE_ID | --all] [--json] [--endpoint-url URL] [--region R] [names ...]
+    chronicle verify [AGGREGATE_ID | --all | --anchor | --anchor-check FILE] [--json] [--key-file F]
+                     [--endpoint-url URL] [--region R] [names ...]
     chronicle archive run [--older-than DAYS] [--state-machine-arn ARN] [--endpoint-url URL] [--region R]
 
-Names default to the environment (EVENT_TABLE, ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE: take them from the stack
+Names default to the environment (EVENT_TABLE, SNAPSHOT_TABLE, ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE: take them from the stack
 outputs in AWS); with --endpoint-url (the `chronicle local` banner's AWS endpoint) and no names, the local
 runtime's resource names are used.
 """
@@ -54,7 +55,15 @@ def add_verify_parser(subparsers: Any) -> None:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("aggregate_id", nargs="?", metavar="AGGREGATE_ID", help="one stream")
     target.add_argument("--all", action="store_true", help="every stream (a Scan of the event table)")
+    target.add_argument("--anchor", action="store_true",
+                        help="verify every stream, then print an anchor (every head, HMAC-signed) to keep elsewhere")
+    target.add_argument("--anchor-check", metavar="FILE", default=None,
+                        help="verify every stream against an anchor printed by --anchor")
+    p.add_argument("--key-file", default=None,
+                   help="the anchor key (default $CHRONICLE_ANCHOR_KEY, else ~/.config/chronicle/anchor.key; "
+                        "--anchor creates it)")
     p.add_argument("--event-table", default=None, help="default $EVENT_TABLE")
+    p.add_argument("--snapshot-table", default=None, help="default $SNAPSHOT_TABLE (head records and snapshots)")
     p.add_argument("--archive-bucket", default=None, help="default $ARCHIVE_BUCKET")
     p.add_argument("--catalog-table", default=None, help="default $ARCHIVE_CATALOG_TABLE")
     p.add_argument("--json", action="store_true", help="one JSON report per stream")
@@ -66,10 +75,17 @@ def run_verify(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chronicle.eventstore import EventStore
+    from chronicle.eventstore import anchor as anchors
     from chronicle.eventstore.archive import ArchiveReader
     from chronicle.eventstore.verify import verify_all, verify_stream
 
+    try:
+        key, anchored = _anchor_input(args, anchors)
+    except (anchors.AnchorInvalid, OSError, ValueError) as error:
+        print(f"chronicle verify: {error}", file=sys.stderr)
+        return 1 if isinstance(error, anchors.AnchorInvalid) else 2
     local = bool(args.endpoint_url)
+    snapshots = args.snapshot_table or os.environ.get("SNAPSHOT_TABLE") or (local and _local_name("SnapshotTable"))
     event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
     bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
     catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
@@ -83,10 +99,53 @@ def run_verify(args: argparse.Namespace) -> int:
     archive = ArchiveReader(bucket, catalog, client("s3"), dynamodb) if bucket and catalog else None
     store = EventStore(event_table, client=dynamodb, archive=archive)
     try:
-        reports = verify_all(store) if args.all else [verify_stream(store, args.aggregate_id)]
+        if args.aggregate_id:
+            reports = [verify_stream(store, args.aggregate_id, snapshots or None)]
+        else:
+            reports = verify_all(store, snapshots or None, anchored)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle verify: {error}", file=sys.stderr)
         return 1
+    if args.anchor:
+        return _print_anchor(reports, key, anchors)
+    _print_reports(args, reports)
+    failed = sum(not r.ok for r in reports)
+    return 1 if failed else 0
+
+
+def _anchor_input(args: argparse.Namespace, anchors: Any) -> tuple[bytes | None, dict[str, Any] | None]:
+    """The key (for --anchor and --anchor-check) and the anchored streams (--anchor-check)."""
+    if not (args.anchor or args.anchor_check):
+        return None, None
+    from pathlib import Path
+
+    key = anchors.load_key(Path(args.key_file) if args.key_file else anchors.default_key_file(),
+                           create=bool(args.anchor))
+    if args.anchor:
+        return key, None
+    try:
+        document = json.loads(Path(args.anchor_check).read_text())
+    except json.JSONDecodeError:
+        raise anchors.AnchorInvalid(f"{args.anchor_check} is not JSON") from None
+    return key, anchors.check(document, key)
+
+
+def _print_anchor(reports: list[Any], key: bytes | None, anchors: Any) -> int:
+    failed = [r for r in reports if not r.ok]
+    for report in failed:
+        print(f"FAIL  {report.aggregate_id}: event {report.failure['eventSequence']}: {report.failure['reason']}",
+              file=sys.stderr)
+    if failed:
+        print(f"chronicle verify: no anchor: {len(failed)} of {len(reports)} streams fail", file=sys.stderr)
+        return 1
+    document = anchors.make(reports, key)
+    print(json.dumps(document, sort_keys=True))
+    print(f"anchor of {len(document['streams'])} streams, digest {document['digest']}, key {document['keyId']}",
+          file=sys.stderr)
+    return 0
+
+
+def _print_reports(args: argparse.Namespace, reports: list[Any]) -> None:
     for report in reports:
         if args.json:
             print(json.dumps(report.as_dict()))
@@ -99,10 +158,12 @@ def run_verify(args: argparse.Namespace) -> int:
             f = report.failure
             where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
             print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
+        if report.ok and report.notes and not args.json:
+            print("".join(f"      note: {note}\n" for note in report.notes), end="")
     failed = sum(not r.ok for r in reports)
-    if len(reports) > 1 and not args.json:
-        print(f"{len(reports)} streams, {failed} failed")
-    return 1 if failed else 0
+    if (len(reports) > 1 or args.anchor_check) and not args.json:
+        print(f"{len(reports)} streams, {failed} failed" + (f" (against {args.anchor_check})"
+                                                             if args.anchor_check else ""))
 
 
 # ---- chronicle archive run --------------------------------------------------------------------------------
