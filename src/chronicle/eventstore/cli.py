@@ -84,12 +84,7 @@ def run_verify(args: argparse.Namespace) -> int:
     except (anchors.AnchorInvalid, OSError, ValueError) as error:
         print(f"chronicle verify: {error}", file=sys.stderr)
         return 1 if isinstance(error, anchors.AnchorInvalid) else 2
-    local = bool(args.endpoint_url)
-    snapshots = args.snapshot_table or os.environ.get("SNAPSHOT_TABLE") or (local and _local_name("SnapshotTable"))
-    event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
-    bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
-    catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
-        local and _local_name("ArchiveCatalogTable"))
+    event_table, snapshots, bucket, catalog = _names(args)
     if not event_table:
         print("chronicle verify: give --event-table (or set EVENT_TABLE, or --endpoint-url for the local runtime)",
               file=sys.stderr)
@@ -100,9 +95,9 @@ def run_verify(args: argparse.Namespace) -> int:
     store = EventStore(event_table, client=dynamodb, archive=archive)
     try:
         if args.aggregate_id:
-            reports = [verify_stream(store, args.aggregate_id, snapshots or None)]
+            reports = [verify_stream(store, args.aggregate_id, snapshots)]
         else:
-            reports = verify_all(store, snapshots or None, anchored)
+            reports = verify_all(store, snapshots, anchored)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle verify: {error}", file=sys.stderr)
         return 1
@@ -111,6 +106,20 @@ def run_verify(args: argparse.Namespace) -> int:
     _print_reports(args, reports)
     failed = sum(not r.ok for r in reports)
     return 1 if failed else 0
+
+
+def _names(args: argparse.Namespace) -> tuple[str | None, ...]:
+    """The event table, snapshot table, archive bucket and catalog: given, from the environment, or the local
+    runtime's (with --endpoint-url)."""
+    local = bool(args.endpoint_url)
+
+    def name(given: str | None, variable: str, logical_id: str, lower: bool = False) -> str | None:
+        return given or os.environ.get(variable) or (_local_name(logical_id, lower) if local else None)
+
+    return (name(args.event_table, "EVENT_TABLE", "EventStoreTable"),
+            name(args.snapshot_table, "SNAPSHOT_TABLE", "SnapshotTable"),
+            name(args.archive_bucket, "ARCHIVE_BUCKET", "ArchiveBucket", True),
+            name(args.catalog_table, "ARCHIVE_CATALOG_TABLE", "ArchiveCatalogTable"))
 
 
 def _anchor_input(args: argparse.Namespace, anchors: Any) -> tuple[bytes | None, dict[str, Any] | None]:

@@ -66,11 +66,10 @@ class AggregateLoader:
         if snapshot and ((as_of_version is not None and snapshot["version"] > as_of_version)
                          or (as_of_time is not None and snapshot["lastTimestamp"] > as_of_time)):
             snapshot = None
-        state = snapshot["state"] if snapshot else aggregate.initial_state()
-        version = snapshot["version"] if snapshot else 0
-        last_timestamp = snapshot["lastTimestamp"] if snapshot else None
-        head_hash = snapshot["headHash"] if snapshot else GENESIS
-        sealed_from = snapshot["sealedFrom"] if snapshot else None
+        snapshot = snapshot or {"state": aggregate.initial_state(), "version": 0, "lastTimestamp": None,
+                                "headHash": GENESIS, "sealedFrom": None}
+        state, version, last_timestamp = snapshot["state"], snapshot["version"], snapshot["lastTimestamp"]
+        head_hash, sealed_from = snapshot["headHash"], snapshot["sealedFrom"]
         read = 0
         recent: deque[dict[str, Any]] = deque(maxlen=RECENT_KEPT)
         checker = LinkChecker(aggregate_id, head_hash)  # a forged event is refused, never folded (ChainBroken)
@@ -84,7 +83,7 @@ class AggregateLoader:
             if sealed_from is None and event.get("hash"):
                 sealed_from = version
             recent.append(event)
-        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, head_hash,
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"], read, head_hash,
                         recent=list(recent), sealed_from=sealed_from)
         if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
             self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)

@@ -30,6 +30,30 @@ def verify_stream(store: EventStore, aggregate_id: str, snapshot_table: str | No
     if anchored:
         records["anchor"] = {"sequence": int(anchored["head"]), "hash": anchored["hash"],
                              "sealedFrom": anchored.get("sealedFrom")}
+    problems, archived, through = _archived(store, aggregate_id)
+    table: list[Item] = []
+    for item in store.table_items(aggregate_id, 1, 2**62):
+        sequence = int(item["eventSequence"]["N"])
+        if sequence <= through:  # left behind by an interrupted delete: must equal its archived copy
+            if archived.get(sequence) != item:
+                problems.append({"eventSequence": sequence, "source": "table",
+                                 "reason": "the table's copy of an archived event differs from the archive"})
+            continue
+        table.append(item)
+
+    def ordered() -> Iterator[tuple[Item, str]]:
+        for sequence in sorted(archived):
+            yield archived[sequence], "archive"
+        for item in table:
+            yield item, "table"
+
+    report = verify_items(aggregate_id, ordered(), heads.expected_hashes(records))
+    heads.judge(report, records)
+    return _merged(report, problems)
+
+
+def _archived(store: EventStore, aggregate_id: str) -> tuple[list[dict[str, Any]], dict[int, Item], int]:
+    """Every archived object of the stream checked: (problems found, archived items by sequence, last archived)."""
     problems: list[dict[str, Any]] = []  # failures found outside the chain, by eventSequence
     archived: dict[int, Item] = {}
     through = 0
@@ -56,25 +80,11 @@ def verify_stream(store: EventStore, aggregate_id: str, snapshot_table: str | No
         for item in items:
             archived[int(item["eventSequence"]["N"])] = item
         through = max(through, entry["lastSequence"])
+    return problems, archived, through
 
-    table: list[Item] = []
-    for item in store.table_items(aggregate_id, 1, 2**62):
-        sequence = int(item["eventSequence"]["N"])
-        if sequence <= through:  # left behind by an interrupted delete: must equal its archived copy
-            if archived.get(sequence) != item:
-                problems.append({"eventSequence": sequence, "source": "table",
-                                 "reason": "the table's copy of an archived event differs from the archive"})
-            continue
-        table.append(item)
 
-    def ordered() -> Iterator[tuple[Item, str]]:
-        for sequence in sorted(archived):
-            yield archived[sequence], "archive"
-        for item in table:
-            yield item, "table"
-
-    report = verify_items(aggregate_id, ordered(), heads.expected_hashes(records))
-    heads.judge(report, records)
+def _merged(report: ChainReport, problems: list[dict[str, Any]]) -> ChainReport:
+    """The report's failure: the first of the chain's and the problems found outside it."""
     chain_failure = report.failure
     for problem in sorted(problems, key=lambda p: p["eventSequence"]):
         if chain_failure and chain_failure["eventSequence"] <= problem.get("lastSequence", problem["eventSequence"]):
