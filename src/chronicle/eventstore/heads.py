@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from chronicle.eventstore.chain import GENESIS, ChainReport
 
@@ -45,8 +45,8 @@ def record_head(client: Any, table: str, aggregate_id: str, sequence: int, head_
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":  # else a newer head is there
             log.warning("stream head not recorded", extra={"aggregateId": aggregate_id, "error": str(error)})
-    except BotoCoreError as error:
-        log.warning("stream head not recorded", extra={"aggregateId": aggregate_id, "error": str(error)})
+    except Exception as error:  # noqa: BLE001 - the events are stored: the record must never fail the command
+        log.warning("stream head not recorded", extra={"aggregateId": aggregate_id, "error": repr(error)})
 
 
 def read_records(client: Any, table: str | None, aggregate_id: str) -> dict[str, dict[str, Any]]:
