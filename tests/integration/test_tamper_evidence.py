@@ -189,3 +189,17 @@ def test_reads_refuse_an_event_whose_hash_was_stripped_after_a_sealed_one(stream
     put({k: v for k, v in items(stream)[5].items() if k != "hash"})
     with pytest.raises(ChainBroken, match="no hash after a sealed event"):
         queries.history(stream)
+
+
+def test_a_stream_beyond_its_head_record_passes_with_a_note(stream, capsys):
+    """The head record is written after the append: if that write fails, the stream is ahead of it (never behind),
+    which is not tampering; the next append moves the record along."""
+    store = chronicle_aws.event_store()
+    from eventstore_helpers import changed
+
+    store.append(stream, [changed({"n": 1})], 8)  # no head record written for event 9
+    code, out = verify(stream, capsys=capsys)
+    assert code == 0 and "note: 1 events after the recorded head 8" in out.out, out.out
+    run("ChangeProjectConfiguration", {"set": {"n": 2}}, stream)
+    code, out = verify(stream, capsys=capsys)
+    assert code == 0 and "note" not in out.out, out.out

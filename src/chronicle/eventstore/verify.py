@@ -48,7 +48,7 @@ def verify_stream(store: EventStore, aggregate_id: str, snapshot_table: str | No
             yield item, "table"
 
     report = verify_items(aggregate_id, ordered(), heads.expected_hashes(records))
-    heads.judge(report, records)
+    heads.judge(report, records, heads_read=bool(snapshot_table))
     return _merged(report, problems)
 
 
