@@ -32,6 +32,7 @@ from chronicle.domain import AGGREGATES
 from chronicle.domain import project as project_domain
 from chronicle.errors import ChronicleError, InternalError, ValidationError
 from chronicle.eventstore import chain
+from chronicle.eventstore.checked import checked_items
 from chronicle.eventstore.items import dumps, from_item
 from chronicle.projections import project as project_projection
 from chronicle.projections import template as template_projection
@@ -216,7 +217,7 @@ def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | N
     store = aws.event_store()
     # archived ranges are read through S3; each entry keeps its stored item for the chain's canonical form
     events = [(item, store.schemas.upcast(from_item(item)))
-              for item in store.iter_items(aggregateId, fromVersion or 1, toVersion)]
+              for item in checked_items(store, aggregateId, fromVersion or 1, toVersion)]  # a forged event: refused
     if not events:
         return []
     kind = events[0][1]["metadata"].get("aggregateType")

@@ -65,7 +65,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_archived_events_survive_a_restart_of_the_local_runtime(cli_runtime, tmp_path, monkeypatch):
-    """The saved state restores the catalog and the objects (with new S3 version ids): reads still complete."""
+    """The saved state restores the catalog and the objects with the S3 version ids the catalog pinned (issue 20
+    item 16): reads still complete, from the pinned version, not a fallback to the current object."""
     # 51 commands log more than a pipe holds, and CliRuntime stops reading its output after the banner
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
     first = cli_runtime(tmp_path / "state")
@@ -82,6 +83,12 @@ def test_archived_events_survive_a_restart_of_the_local_runtime(cli_runtime, tmp
 
     second = cli_runtime(tmp_path / "state")
     assert graphql(second.url, HISTORY, id=project_id)["history"] == before
+    endpoint = f"http://127.0.0.1:{second.aws_port}"
+    [entry] = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1").scan(
+        TableName="chronicle-ArchiveCatalogTable")["Items"]
+    pinned = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").get_object(
+        Bucket="chronicle-archivebucket", Key=entry["key"]["S"], VersionId=entry["versionId"]["S"])
+    assert pinned["VersionId"] == entry["versionId"]["S"]
     done = _cli("verify", project_id, "--endpoint-url", f"http://127.0.0.1:{second.aws_port}")
     assert done.returncode == 0 and "(50 archive, 1 table)" in done.stdout, done.stdout + done.stderr
     second.stop()

@@ -1,7 +1,8 @@
 """The append as billed (docs/decisions/0002): one conditional PutItem for a one-event command with a server-made
 commandId, the CommandLog transaction only for a client's commandId, and a retried step that still answers what
 its first attempt stored (it finds its own events: the refused create's ALL_OLD item, or the events stored since
-the command started), at the requests each case needs."""
+the command started), at the requests each case needs. Every successful append is followed by one PutItem of the
+stream's head record (docs/decisions/0011: 1 write unit, what tamper evidence of the newest events costs)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ def test_one_event_commands_are_one_conditional_put_and_no_command_record(steps)
     store, loader, counter = steps
     create = command("CreateProject", {"data": {"name": "P", "ownerId": "o"}})
     decide_and_append(create, store, loader)
-    assert counter.reset() == ["PutItem"]
+    assert counter.reset() == ["PutItem", "PutItem"]  # the event, then the head record
     change = command("ChangeProjectConfiguration", {"aggregateId": create["aggregateId"], "expectedVersion": 1,
                                                     "data": {"set": {"a": 1}}})
     decide_and_append(change, store, loader)
-    # snapshot GetItem + tail Query (the load), then one PutItem: no ConditionCheck, no transaction
-    assert counter.reset() == ["GetItem", "Query", "PutItem"]
+    # snapshot GetItem + tail Query (the load), then one PutItem: no ConditionCheck, no transaction; the head record
+    assert counter.reset() == ["GetItem", "Query", "PutItem", "PutItem"]
     assert store.client.scan(TableName="commands")["Items"] == []
 
 
@@ -45,7 +46,7 @@ def test_a_client_command_id_is_recorded_in_the_transaction_with_a_ttl(steps, mo
     monkeypatch.setenv("IDEMPOTENCY_WINDOW_DAYS", "30")
     create = command("CreateProject", {"commandId": "client-1", "data": {"name": "P", "ownerId": "o"}})
     first = decide_and_append(dict(create), store, loader)
-    assert counter.reset() == ["GetItem", "TransactWriteItems"]
+    assert counter.reset() == ["GetItem", "TransactWriteItems", "PutItem"]
     record = store.client.get_item(TableName="commands", Key={"commandId": {"S": "client-1"}})["Item"]
     assert json.loads(record["response"]["S"]) == first["response"]
     assert 29 * 86400 < int(record["expiresAt"]["N"]) - time.time() <= 30 * 86400
@@ -121,7 +122,7 @@ def test_a_first_attempt_on_a_busy_stream_reads_nothing_back(steps):
     mine = command("ChangeProjectConfiguration", {"aggregateId": "p-6", "data": {"set": {"k": "mine"}}})
     counter.reset()
     first = decide_and_append(dict(mine), store, loader, attempt=0)
-    assert counter.reset() == ["GetItem", "Query", "PutItem"]
+    assert counter.reset() == ["GetItem", "Query", "PutItem", "PutItem"]
     again = decide_and_append(dict(mine), store, loader, attempt=1)
     assert again["replayed"] and again["response"] == first["response"]
     assert counter.reset().count("Query") >= 2  # the tail, then the window read backwards
@@ -136,7 +137,7 @@ def test_a_stream_untouched_since_the_command_started_costs_no_extra_read(steps)
     change["startedAt"] = "2999-01-01T00:00:00.000Z"  # the head is older than the command: no attempt before
     counter.reset()
     assert not decide_and_append(change, store, loader).get("replayed")
-    assert counter.reset() == ["GetItem", "Query", "PutItem"]
+    assert counter.reset() == ["GetItem", "Query", "PutItem", "PutItem"]
 
 
 def test_a_retried_update_without_started_at_still_finds_its_event_in_the_load(steps):

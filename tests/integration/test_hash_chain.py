@@ -62,7 +62,7 @@ def test_the_chain_is_sha256_of_the_previous_hash_and_the_stored_item(atomic_aws
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert item["hash"]["S"] == hashlib.sha256((previous + text).encode()).hexdigest()
         previous = item["hash"]["S"]
-    report = verify_stream(chronicle_aws.event_store(), project_id)
+    report = verify_stream(chronicle_aws.event_store(), project_id, "snapshots")
     assert report.ok and report.events == 120 and report.head_hash == previous and report.unsealed_before is None
 
 
@@ -71,9 +71,10 @@ def test_the_chain_costs_no_request_on_the_command_path(atomic_aws):  # noqa: F8
     store, loader = chronicle_aws.event_store(), chronicle_aws.aggregate_loader()
     counter = RequestCounter(store.client)
     decide_and_append(command("ChangeProjectConfiguration", {"set": {"x": 1}}, project_id), store, loader)
-    assert counter.reset() == ["GetItem", "Query", "PutItem"]  # snapshot, tail, the one-event append
+    # snapshot, tail, the one-event append, then the stream's head record (decision 0011): the chain itself is free
+    assert counter.reset() == ["GetItem", "Query", "PutItem", "PutItem"]
     counter.close()
-    assert verify_stream(store, project_id).ok
+    assert verify_stream(store, project_id, "snapshots").ok
 
 
 def test_a_snapshot_at_the_head_carries_the_hash_the_next_append_chains_from(atomic_aws):  # noqa: F811
@@ -85,18 +86,18 @@ def test_a_snapshot_at_the_head_carries_the_hash_the_next_append_chains_from(ato
     assert loaded.snapshot_version == 50 and loaded.events_read == 0
     assert loaded.head_hash == raw_items(project_id)[-1]["hash"]["S"]
     decide_and_append(command("ChangeProjectConfiguration", {"set": {"x": 1}}, project_id), store, loader)
-    assert verify_stream(store, project_id).ok
+    assert verify_stream(store, project_id, "snapshots").ok
 
 
 @pytest.fixture
 def stream(atomic_aws):  # noqa: F811
     project_id = make_project(8)
-    assert verify_stream(chronicle_aws.event_store(), project_id).ok
+    assert verify_stream(chronicle_aws.event_store(), project_id, "snapshots").ok
     return project_id, raw_items(project_id)
 
 
 def failure(project_id):
-    report = verify_stream(chronicle_aws.event_store(), project_id)
+    report = verify_stream(chronicle_aws.event_store(), project_id, "snapshots")
     assert not report.ok
     return report.failure
 
@@ -141,15 +142,22 @@ def test_events_stored_before_the_chain_are_reported_unsealed_and_the_chain_star
              [{**changed({"n": i}), "aggregateId": "old-1", "eventSequence": i + 2} for i in range(3)]
     for event in legacy:  # as the code before the chain wrote them: no hash
         put(to_item(event))
-    store.append("old-1", [changed({"n": 9})], 4)  # reads event 4's (absent) hash: chains from GENESIS
-    report = verify_stream(store, "old-1")
+    report = verify_stream(store, "old-1", "snapshots")  # no record says old-1 was stored before the chain
+    assert not report.ok and "no record of events stored before the chain" in report.failure["reason"]
+    from chronicle.domain import AGGREGATES
+
+    loader = chronicle_aws.aggregate_loader()
+    before = loader.load(AGGREGATES["Project"], "old-1")
+    stored = store.append("old-1", [changed({"n": 9})], 4)  # reads event 4's (absent) hash: chains from GENESIS
+    loader.after_append(AGGREGATES["Project"], "old-1", before, stored)  # records the head: sealed from 5
+    report = verify_stream(store, "old-1", "snapshots")
     assert report.ok and report.unsealed_before == 5 and report.events == 5
     store.append("old-1", [changed({"n": 10})], 5)  # chains from event 5's hash
-    assert verify_stream(store, "old-1").ok
+    assert verify_stream(store, "old-1", "snapshots").ok
     # stripping hashes to pass sealed events off as "unsealed" breaks the link of the next event
     sealed = raw_items("old-1")[4]
     put({k: v for k, v in sealed.items() if k != "hash"})
-    assert failure("old-1")["eventSequence"] == 6
+    assert failure("old-1")["eventSequence"] == 5  # the head record (at 5) holds its hash
     put(sealed)
     put({k: v for k, v in raw_items("old-1")[5].items() if k != "hash"})
     found = failure("old-1")
@@ -167,7 +175,7 @@ def test_verify_cli_names_the_failure_and_exits_non_zero(stream, capsys):
     out = capsys.readouterr().out
     assert f"FAIL  {project_id}: event 2" in out and f"ok    {other}" in out
     assert main(["verify", "no-such-stream"]) == 1
-    assert [r.ok for r in verify_all(chronicle_aws.event_store())].count(False) == 1
+    assert [r.ok for r in verify_all(chronicle_aws.event_store(), "snapshots")].count(False) == 1
 
 
 def test_graphql_history_lets_an_auditor_recompute_the_chain(stream):

@@ -81,3 +81,28 @@ def test_a_format_1_state_dir_is_migrated(tmp_path):
         assert items(rt) == ["old"]
     finally:
         rt.stop()
+
+
+def test_objects_keep_their_version_ids_across_restarts(tmp_path):
+    """The archive catalog pins objects by S3 version id (issue 20, item 16): a restart, from the journal alone or
+    from a checkpoint, restores each object with the version id it had, so a pinned read still finds it."""
+    bucket = "chronicle-versioned"
+
+    def read(rt, version_id):
+        s3 = boto3.client("s3", endpoint_url=rt.aws_endpoint)
+        return s3.get_object(Bucket=bucket, Key="k", VersionId=version_id)["Body"].read()
+
+    rt = start(tmp_path)
+    try:
+        s3 = boto3.client("s3", endpoint_url=rt.aws_endpoint)
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        version_id = s3.put_object(Bucket=bucket, Key="k", Body=b"archived")["VersionId"]
+        assert version_id and version_id != "null"
+    finally:
+        rt.stop(save=False)  # the journal's record alone
+    for save in (True, False):  # then from the start checkpoint (and the clean stop's)
+        rt = start(tmp_path)
+        try:
+            assert read(rt, version_id) == b"archived"
+        finally:
+            rt.stop(save=save)

@@ -10,7 +10,10 @@ personal data, attributes added later), the hash covers exactly those bytes, and
 decryption) changes it. docs/eventstore.md "Hash chain" is the reference an auditor can follow.
 
 Events stored before the chain existed have no ``hash``: the first hashed event after them chains from GENESIS,
-and `verify` reports them as "unsealed before sequence N" (docs/decisions/0008-hash-chain-over-stored-items-unsealed-prefix.md).
+and `verify` reports them as "unsealed before sequence N" (docs/decisions/0008-hash-chain-over-stored-items-unsealed-prefix.md),
+but only where a record kept outside the event table says the stream is sealed from N (its head record or
+snapshot, chronicle.eventstore.heads; or an anchor): without one, an event without a hash is a failure
+(docs/decisions/0011-stream-heads-sealing-points-and-anchors.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from chronicle.errors import ChronicleError
 
 GENESIS = "0" * 64  # the "previous hash" of a stream's first event
 HASH_ATTRIBUTE = "hash"
@@ -69,6 +74,40 @@ def chain_from(previous: Item | None) -> str:
     return (stored_hash(previous) if previous else None) or GENESIS
 
 
+class ChainBroken(ChronicleError):
+    """A read met an event that fails its hash: its content or hash was changed in the table. Reads refuse it
+    rather than serve (or fold) a forged event; `chronicle verify` names the first damaged event."""
+
+    code = "InternalError"
+
+    def __init__(self, aggregate_id: str, sequence: int, reason: str):
+        self.aggregate_id, self.sequence = aggregate_id, sequence
+        super().__init__(f"Event {sequence} of stream {aggregate_id!r} fails its hash chain ({reason}): the store "
+                         "was changed outside Chronicle; run `chronicle verify` and restore it.",
+                         [{"aggregateId": aggregate_id, "eventSequence": sequence, "reason": reason}])
+
+
+class LinkChecker:
+    """Checks items read in order against the chain, starting after an event whose hash is known (`previous`:
+    GENESIS at the start of a stream, or a snapshot's headHash): raises ChainBroken at the first event whose stored
+    hash is not sha256(previous hash + canonical(item)), or that has no hash after a sealed one."""
+
+    def __init__(self, aggregate_id: str, previous: str | None = GENESIS):
+        self.aggregate_id = aggregate_id
+        self.previous = previous  # None: the previous event is not known (a read that starts mid-stream)
+
+    def check(self, item: Item) -> Item:
+        stored = stored_hash(item)
+        sequence = int(item["eventSequence"]["N"])
+        if stored is None:
+            if self.previous not in (None, GENESIS):
+                raise ChainBroken(self.aggregate_id, sequence, "no hash after a sealed event")
+        elif self.previous is not None and link(self.previous, item) != stored:
+            raise ChainBroken(self.aggregate_id, sequence, "the hash does not match the content")
+        self.previous = stored or GENESIS
+        return item
+
+
 @dataclass
 class ChainReport:
     """The outcome of re-computing one stream's chain."""
@@ -80,6 +119,7 @@ class ChainReport:
     unsealed_before: int | None = None  # events 1..N-1 carry no hash (written before the chain existed)
     failure: dict[str, Any] | None = None  # the first failure: {"eventSequence", "reason", ...}
     sources: dict[str, int] = field(default_factory=dict)  # "table" / "archive" -> events
+    notes: list[str] = field(default_factory=list)  # what holds but deserves a word (no recorded head, ...)
 
     @property
     def ok(self) -> bool:
@@ -88,12 +128,15 @@ class ChainReport:
     def as_dict(self) -> dict[str, Any]:
         return {"aggregateId": self.aggregate_id, "ok": self.ok, "events": self.events, "head": self.head,
                 "headHash": self.head_hash, "unsealedBefore": self.unsealed_before, "failure": self.failure,
-                "sources": self.sources}
+                "sources": self.sources, "notes": self.notes}
 
 
-def verify_items(aggregate_id: str, items: Iterable[tuple[Item, str]]) -> ChainReport:
+def verify_items(aggregate_id: str, items: Iterable[tuple[Item, str]],
+                 recorded: dict[int, tuple[str, str]] | None = None) -> ChainReport:
     """Re-compute the chain over a stream's items in sequence order (each with where it came from), stopping at
-    the first event whose sequence, hash or link fails."""
+    the first event whose sequence, hash or link fails, or whose hash differs from `recorded` (sequence ->
+    (hash, what recorded it): a head record, a snapshot, an anchor)."""
+    recorded = recorded or {}
     report = ChainReport(aggregate_id)
     previous_hash = GENESIS
     sealed = False
@@ -129,6 +172,12 @@ def verify_items(aggregate_id: str, items: Iterable[tuple[Item, str]]) -> ChainR
                 return report
             sealed = True
             previous_hash = stored
+        if sequence in recorded and stored != recorded[sequence][0]:
+            report.failure = {"eventSequence": sequence, "source": source,
+                              "reason": f"the hash differs from the one {recorded[sequence][1]} recorded "
+                                        "(events were rewritten and re-hashed)",
+                              "storedHash": stored, "recordedHash": recorded[sequence][0]}
+            return report
         report.events += 1
         report.head = sequence
         report.head_hash = stored

@@ -1,9 +1,10 @@
 """`chronicle verify` and `chronicle archive run` (docs/operations.md: Retention, Verifying).
 
-    chronicle verify [AGGREGATE_ID | --all] [--json] [--endpoint-url URL] [--region R] [names ...]
+    chronicle verify [AGGREGATE_ID | --all | --anchor | --anchor-check FILE] [--json] [--key-file F]
+                     [--endpoint-url URL] [--region R] [names ...]
     chronicle archive run [--older-than DAYS] [--state-machine-arn ARN] [--endpoint-url URL] [--region R]
 
-Names default to the environment (EVENT_TABLE, ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE: take them from the stack
+Names default to the environment (EVENT_TABLE, SNAPSHOT_TABLE, ARCHIVE_BUCKET, ARCHIVE_CATALOG_TABLE: take them from the stack
 outputs in AWS); with --endpoint-url (the `chronicle local` banner's AWS endpoint) and no names, the local
 runtime's resource names are used.
 """
@@ -54,7 +55,15 @@ def add_verify_parser(subparsers: Any) -> None:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("aggregate_id", nargs="?", metavar="AGGREGATE_ID", help="one stream")
     target.add_argument("--all", action="store_true", help="every stream (a Scan of the event table)")
+    target.add_argument("--anchor", action="store_true",
+                        help="verify every stream, then print an anchor (every head, HMAC-signed) to keep elsewhere")
+    target.add_argument("--anchor-check", metavar="FILE", default=None,
+                        help="verify every stream against an anchor printed by --anchor")
+    p.add_argument("--key-file", default=None,
+                   help="the anchor key (default $CHRONICLE_ANCHOR_KEY, else ~/.config/chronicle/anchor.key; "
+                        "--anchor creates it)")
     p.add_argument("--event-table", default=None, help="default $EVENT_TABLE")
+    p.add_argument("--snapshot-table", default=None, help="default $SNAPSHOT_TABLE (head records and snapshots)")
     p.add_argument("--archive-bucket", default=None, help="default $ARCHIVE_BUCKET")
     p.add_argument("--catalog-table", default=None, help="default $ARCHIVE_CATALOG_TABLE")
     p.add_argument("--json", action="store_true", help="one JSON report per stream")
@@ -62,38 +71,20 @@ def add_verify_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_verify)
 
 
-def _verify_tables(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
-    """(event table, archive bucket, catalog table): the options, else the environment, else the local runtime's."""
-    local = bool(args.endpoint_url)
-    event_table = args.event_table or os.environ.get("EVENT_TABLE") or (local and _local_name("EventStoreTable"))
-    bucket = args.archive_bucket or os.environ.get("ARCHIVE_BUCKET") or (local and _local_name("ArchiveBucket", True))
-    catalog = args.catalog_table or os.environ.get("ARCHIVE_CATALOG_TABLE") or (
-        local and _local_name("ArchiveCatalogTable"))
-    return event_table, bucket, catalog
-
-
-def _print_verify_report(report: Any, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.as_dict()))
-    elif report.ok:
-        unsealed = f"; unsealed before sequence {report.unsealed_before}" if report.unsealed_before else ""
-        print(f"ok    {report.aggregate_id}: {report.events} events "
-              f"({', '.join(f'{n} {where}' for where, n in sorted(report.sources.items()))}), "
-              f"head {report.head} {(report.head_hash or 'unsealed')[:16]}{unsealed}")
-    else:
-        f = report.failure
-        where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
-        print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
-
-
 def run_verify(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chronicle.eventstore import EventStore
+    from chronicle.eventstore import anchor as anchors
     from chronicle.eventstore.archive import ArchiveReader
     from chronicle.eventstore.verify import verify_all, verify_stream
 
-    event_table, bucket, catalog = _verify_tables(args)
+    try:
+        key, anchored = _anchor_input(args, anchors)
+    except (anchors.AnchorInvalid, OSError, ValueError) as error:
+        print(f"chronicle verify: {error}", file=sys.stderr)
+        return 1 if isinstance(error, anchors.AnchorInvalid) else 2
+    event_table, snapshots, bucket, catalog = _names(args)
     if not event_table:
         print("chronicle verify: give --event-table (or set EVENT_TABLE, or --endpoint-url for the local runtime)",
               file=sys.stderr)
@@ -103,16 +94,85 @@ def run_verify(args: argparse.Namespace) -> int:
     archive = ArchiveReader(bucket, catalog, client("s3"), dynamodb) if bucket and catalog else None
     store = EventStore(event_table, client=dynamodb, archive=archive)
     try:
-        reports = verify_all(store) if args.all else [verify_stream(store, args.aggregate_id)]
+        if args.aggregate_id:
+            reports = [verify_stream(store, args.aggregate_id, snapshots)]
+        else:
+            reports = verify_all(store, snapshots, anchored)
     except (BotoCoreError, ClientError) as error:
         print(f"chronicle verify: {error}", file=sys.stderr)
         return 1
-    for report in reports:
-        _print_verify_report(report, args.json)
+    if args.anchor:
+        return _print_anchor(reports, key, anchors)
+    _print_reports(args, reports)
     failed = sum(not r.ok for r in reports)
-    if len(reports) > 1 and not args.json:
-        print(f"{len(reports)} streams, {failed} failed")
     return 1 if failed else 0
+
+
+def _names(args: argparse.Namespace) -> tuple[str | None, ...]:
+    """The event table, snapshot table, archive bucket and catalog: given, from the environment, or the local
+    runtime's (with --endpoint-url)."""
+    local = bool(args.endpoint_url)
+
+    def name(given: str | None, variable: str, logical_id: str, lower: bool = False) -> str | None:
+        return given or os.environ.get(variable) or (_local_name(logical_id, lower) if local else None)
+
+    return (name(args.event_table, "EVENT_TABLE", "EventStoreTable"),
+            name(args.snapshot_table, "SNAPSHOT_TABLE", "SnapshotTable"),
+            name(args.archive_bucket, "ARCHIVE_BUCKET", "ArchiveBucket", True),
+            name(args.catalog_table, "ARCHIVE_CATALOG_TABLE", "ArchiveCatalogTable"))
+
+
+def _anchor_input(args: argparse.Namespace, anchors: Any) -> tuple[bytes | None, dict[str, Any] | None]:
+    """The key (for --anchor and --anchor-check) and the anchored streams (--anchor-check)."""
+    if not (args.anchor or args.anchor_check):
+        return None, None
+    from pathlib import Path
+
+    key = anchors.load_key(Path(args.key_file) if args.key_file else anchors.default_key_file(),
+                           create=bool(args.anchor))
+    if args.anchor:
+        return key, None
+    try:
+        document = json.loads(Path(args.anchor_check).read_text())
+    except json.JSONDecodeError:
+        raise anchors.AnchorInvalid(f"{args.anchor_check} is not JSON") from None
+    return key, anchors.check(document, key)
+
+
+def _print_anchor(reports: list[Any], key: bytes | None, anchors: Any) -> int:
+    failed = [r for r in reports if not r.ok]
+    for report in failed:
+        print(f"FAIL  {report.aggregate_id}: event {report.failure['eventSequence']}: {report.failure['reason']}",
+              file=sys.stderr)
+    if failed:
+        print(f"chronicle verify: no anchor: {len(failed)} of {len(reports)} streams fail", file=sys.stderr)
+        return 1
+    document = anchors.make(reports, key)
+    print(json.dumps(document, sort_keys=True))
+    print(f"anchor of {len(document['streams'])} streams, digest {document['digest']}, key {document['keyId']}",
+          file=sys.stderr)
+    return 0
+
+
+def _print_reports(args: argparse.Namespace, reports: list[Any]) -> None:
+    for report in reports:
+        if args.json:
+            print(json.dumps(report.as_dict()))
+        elif report.ok:
+            unsealed = f"; unsealed before sequence {report.unsealed_before}" if report.unsealed_before else ""
+            print(f"ok    {report.aggregate_id}: {report.events} events "
+                  f"({', '.join(f'{n} {where}' for where, n in sorted(report.sources.items()))}), "
+                  f"head {report.head} {(report.head_hash or 'unsealed')[:16]}{unsealed}")
+        else:
+            f = report.failure
+            where = f" [{f['source']}{' ' + f['object'] if f.get('object') else ''}]" if f.get("source") else ""
+            print(f"FAIL  {report.aggregate_id}: event {f['eventSequence']}: {f['reason']}{where}")
+        if report.ok and report.notes and not args.json:
+            print("".join(f"      note: {note}\n" for note in report.notes), end="")
+    failed = sum(not r.ok for r in reports)
+    if (len(reports) > 1 or args.anchor_check) and not args.json:
+        print(f"{len(reports)} streams, {failed} failed" + (f" (against {args.anchor_check})"
+                                                             if args.anchor_check else ""))
 
 
 # ---- chronicle archive run --------------------------------------------------------------------------------

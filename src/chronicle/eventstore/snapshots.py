@@ -17,8 +17,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chronicle.domain import Aggregate, State
-from chronicle.eventstore.chain import GENESIS
-from chronicle.eventstore.items import dumps
+from chronicle.eventstore.chain import GENESIS, LinkChecker
+from chronicle.eventstore.heads import record_head
+from chronicle.eventstore.items import dumps, from_item
 from chronicle.eventstore.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 def built_with(aggregate: Aggregate, store: EventStore) -> str:
     versions = ",".join(f"{t}=v{store.schemas.current_version(t)}" for t in sorted(aggregate.event_types)
                         if t in store.schemas.event_versions)
-    # chain=1: snapshots carry the head event's hash (headHash); older ones are replaced on the next load.
-    return f"state=v{aggregate.state_version};chain=1;{versions}"
+    # chain=1: snapshots carry the head event's hash (headHash); chain=2: and the stream's sealing point
+    # (sealedFrom, chronicle.eventstore.heads). Older ones are replaced on the next load.
+    return f"state=v{aggregate.state_version};chain=2;{versions}"
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Loaded:
     # The last events this load read (at most RECENT_KEPT, oldest first, as stored): a command recognises its own
     # earlier attempt among them without another read (chronicle.commands).
     recent: list[dict[str, Any]] = field(default_factory=list)
+    sealed_from: int | None = None  # the stream's first event with a hash (None: none has one)
 
 
 RECENT_KEPT = 50
@@ -63,32 +66,40 @@ class AggregateLoader:
         if snapshot and ((as_of_version is not None and snapshot["version"] > as_of_version)
                          or (as_of_time is not None and snapshot["lastTimestamp"] > as_of_time)):
             snapshot = None
-        state = snapshot["state"] if snapshot else aggregate.initial_state()
-        version = snapshot["version"] if snapshot else 0
-        last_timestamp = snapshot["lastTimestamp"] if snapshot else None
-        head_hash = snapshot["headHash"] if snapshot else GENESIS
+        snapshot = snapshot or {"state": aggregate.initial_state(), "version": 0, "lastTimestamp": None,
+                                "headHash": GENESIS, "sealedFrom": None}
+        state, version, last_timestamp = snapshot["state"], snapshot["version"], snapshot["lastTimestamp"]
+        head_hash, sealed_from = snapshot["headHash"], snapshot["sealedFrom"]
         read = 0
         recent: deque[dict[str, Any]] = deque(maxlen=RECENT_KEPT)
-        for event in self.store.iter_events(aggregate_id, version + 1, as_of_version):
+        checker = LinkChecker(aggregate_id, head_hash)  # a forged event is refused, never folded (ChainBroken)
+        for item in self.store.iter_items(aggregate_id, version + 1, as_of_version):
+            event = self.store.schemas.upcast(from_item(checker.check(item)))
             if as_of_time is not None and event["timestamp"] > as_of_time:
                 break
             state = aggregate.evolve(state, event)
             version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
             head_hash = event.get("hash") or GENESIS
+            if sealed_from is None and event.get("hash"):
+                sealed_from = version
             recent.append(event)
-        loaded = Loaded(state, version, last_timestamp, snapshot["version"] if snapshot else 0, read, head_hash,
-                        recent=list(recent))
+        loaded = Loaded(state, version, last_timestamp, snapshot["version"], read, head_hash,
+                        recent=list(recent), sealed_from=sealed_from)
         if as_of_version is None and as_of_time is None and read >= aggregate.snapshot_every:
             self.save_snapshot(aggregate, aggregate_id, loaded)  # the tail grew long (or the snapshot was stale)
         return loaded
 
     def after_append(self, aggregate: Aggregate, aggregate_id: str, before: Loaded,
                      new_events: list[dict[str, Any]]) -> None:
-        """Snapshot when the append crossed a multiple of the aggregate's interval."""
+        """Record the stream's new head (chronicle.eventstore.heads), and snapshot when the append crossed a
+        multiple of the aggregate's interval."""
         if not self.snapshots or not new_events:
             return
-        every = aggregate.snapshot_every
         last = new_events[-1]["eventSequence"]
+        sealed_from = before.sealed_from or next((e["eventSequence"] for e in new_events if e.get("hash")), None)
+        record_head(self.store.client, self.snapshot_table, aggregate_id, last, new_events[-1].get("hash") or GENESIS,
+                    sealed_from)
+        every = aggregate.snapshot_every
         if last // every == before.version // every:
             return
         state = before.state
@@ -96,7 +107,7 @@ class AggregateLoader:
             state = aggregate.evolve(state, self.store.schemas.upcast(event))
         self.save_snapshot(aggregate, aggregate_id,
                            Loaded(state, last, new_events[-1]["timestamp"], before.snapshot_version, 0,
-                                  new_events[-1].get("hash") or GENESIS))
+                                  new_events[-1].get("hash") or GENESIS, sealed_from=sealed_from))
 
     def save_snapshot(self, aggregate: Aggregate, aggregate_id: str, loaded: Loaded) -> None:
         if not self.snapshots or loaded.version == 0:
@@ -108,6 +119,7 @@ class AggregateLoader:
                       "aggregateType": {"S": aggregate.type}, "state": {"S": dumps(loaded.state)},
                       "lastTimestamp": {"S": loaded.last_timestamp or ""},
                       "headHash": {"S": loaded.head_hash},
+                      **({"sealedFrom": {"N": str(loaded.sealed_from)}} if loaded.sealed_from else {}),
                       "builtWith": {"S": built_with(aggregate, self.store)}},
                 # never replace a newer snapshot with an older one (two writers may race)
                 ConditionExpression="attribute_not_exists(aggregateId) OR version < :v OR builtWith <> :b",
@@ -129,4 +141,5 @@ class AggregateLoader:
         if not item or item["builtWith"]["S"] != built_with(aggregate, self.store):
             return None
         return {"version": int(item["version"]["N"]), "state": json.loads(item["state"]["S"]),
-                "lastTimestamp": item["lastTimestamp"]["S"], "headHash": item["headHash"]["S"]}
+                "lastTimestamp": item["lastTimestamp"]["S"], "headHash": item["headHash"]["S"],
+                "sealedFrom": int(item["sealedFrom"]["N"]) if "sealedFrom" in item else None}
