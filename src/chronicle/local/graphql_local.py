@@ -26,7 +26,7 @@ from graphql import (DocumentNode, GraphQLError, GraphQLSchema, OperationDefinit
 from chronicle.errors import ChronicleError
 
 from . import graphql_document
-from .subscriptions import DocumentErrors, SubscriptionHub
+from .subscriptions import DocumentErrors, Rights, SubscriptionHub
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,30 @@ def _default_resolve(field_name: str, arguments: dict[str, Any]) -> Any:
     return queries.resolve(field_name, arguments)
 
 
+def _authorize_subscription(actor: str | None, field_name: str, arguments: dict[str, Any]) -> None:
+    from chronicle import subscription_rights
+    from chronicle.queries import acting_as
+
+    with acting_as(actor):
+        subscription_rights.authorize(field_name, arguments)
+
+
+def _may_receive(actor: str | None, field_name: str, stream_id: Any) -> bool:
+    from chronicle import subscription_rights
+    from chronicle.queries import acting_as
+
+    with acting_as(actor):
+        return subscription_rights.may_receive(field_name, stream_id)
+
+
+QUERY_RIGHTS = Rights(_authorize_subscription, _may_receive)  # the queries' visibility rules, for subscriptions
+
+
 class LocalGraphQL:
     def __init__(self, schema_path: str | Path,
                  resolve: Callable[[str, dict[str, Any]], Any] = _default_resolve,
-                 depth_limit: int = DEFAULT_DEPTH_LIMIT, resolver_limit: int = DEFAULT_RESOLVER_LIMIT) -> None:
+                 depth_limit: int = DEFAULT_DEPTH_LIMIT, resolver_limit: int = DEFAULT_RESOLVER_LIMIT,
+                 rights: Rights = QUERY_RIGHTS) -> None:
         self.schema_path = Path(schema_path)
         self.resolve = resolve
         self.depth_limit, self.resolver_limit = depth_limit, resolver_limit
@@ -149,7 +169,7 @@ class LocalGraphQL:
         if query is not None:
             for name, field in query.fields.items():
                 field.resolve = self._query_resolver(name)
-        self.hub = SubscriptionHub(self.schema)
+        self.hub = SubscriptionHub(self.schema, rights)
         mutation = self.schema.mutation_type
         if mutation is not None:
             for field in mutation.fields.values():
@@ -233,19 +253,19 @@ class LocalGraphQL:
                 ) -> dict[str, Any]:
         """prepare() then execute as `actor` (the X-Actor-Id header; chronicle.queries.acting_as); a mutation's
         result goes to its subscribers."""
-        from chronicle.queries import acting_as
-
         try:
             document, _ = self.prepare(query, operation_name, transport)
         except DocumentErrors as problem:
             return {"data": None, "errors": [self._format_error(e) for e in problem.errors]}
-        with acting_as(actor):
-            return self.execute_document(document, variables, operation_name)
+        return self.execute_document(document, variables, operation_name, actor)
 
     def execute_document(self, document: DocumentNode, variables: dict[str, Any] | None = None,
-                         operation_name: str | None = None) -> dict[str, Any]:
-        """Execute a parsed and validated document; a mutation's result goes to its subscribers."""
-        result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
+                         operation_name: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Execute a parsed and validated document as ``actor``; a mutation's result goes to its subscribers."""
+        from chronicle.queries import acting_as
+
+        with acting_as(actor):
+            result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [self._format_error(e) for e in result.errors]
