@@ -33,6 +33,8 @@ from chronicle.queries import may_see_project, viewer
 # Subscription field -> the resource family its id names; None: readable by anyone.
 FAMILIES: dict[str, str | None] = {"onProjectChanged": "project", "onUserChanged": "user",
                                    "onTemplateChanged": None}
+# The subscription fields with a check: template.yaml attaches the resolver Lambda to each (Subscription<Field>Check).
+CHECKED = tuple(name for name, family in FAMILIES.items() if family is not None)
 
 
 def may_receive(field_name: str, stream_id: Any) -> bool:
