@@ -262,9 +262,10 @@ class LocalGraphQL:
     def execute_document(self, document: DocumentNode, variables: dict[str, Any] | None = None,
                          operation_name: str | None = None, actor: str | None = None) -> dict[str, Any]:
         """Execute a parsed and validated document as ``actor``; a mutation's result goes to its subscribers."""
+        from chronicle.history_page import budget
         from chronicle.queries import acting_as
 
-        with acting_as(actor):
+        with acting_as(actor), budget():
             result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
