@@ -39,6 +39,19 @@ def budget() -> Iterator[None]:
         _SPENT.reset(token)
 
 
+def ensure_room() -> None:
+    """Refuse before reading anything once the request's budget is spent (later aliases cost no reads)."""
+    spent = _SPENT.get()
+    if spent is not None and spent[0] >= MAX_ANSWER_BYTES:
+        raise _too_large(spent[0])
+
+
+def _too_large(total: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The answer would hold over {MAX_ANSWER_BYTES} bytes of history events; ask for fewer: "
+                           "historyPage with a limit, or a narrower fromVersion/toVersion, and fewer history fields "
+                           "per request.", [{"bytes": total, "limit": MAX_ANSWER_BYTES}])
+
+
 def charged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``events`` once charged to the request's budget (or, outside any, to a budget of their own)."""
     spent = _SPENT.get()
@@ -46,9 +59,9 @@ def charged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         total += len(json.dumps(event))
         if total > MAX_ANSWER_BYTES:
-            raise PayloadTooLarge(f"The answer would hold over {MAX_ANSWER_BYTES} bytes of history events; ask "
-                                  "for fewer: historyPage with a limit, or a narrower fromVersion/toVersion, and "
-                                  "fewer history fields per request.", [{"bytes": total, "limit": MAX_ANSWER_BYTES}])
+            if spent is not None:
+                spent[0] = total  # the rest of the request is refused before it reads
+            raise _too_large(total)
     if spent is not None:
         spent[0] = total
     return events
@@ -92,6 +105,7 @@ def page(aggregate_id: str, from_version: int | None, to_version: int | None, li
     """historyPage: up to ``limit`` events from ``fromVersion`` (or where ``nextToken`` says), and the token of
     the next page (null after the last event of the range)."""
     size = page_size(limit)
+    ensure_room()
     first = untoken(aggregate_id, next_token) if next_token else (from_version or 1)
     if to_version is not None and first > to_version:
         return {"items": [], "nextToken": None}

@@ -210,6 +210,7 @@ def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | N
     """The stream's events, if the actor may see the stream (else empty): at most history_page.MAX_EVENTS, a range
     holding more is refused (historyPage pages through any). A User event's personal fields are opened for those
     allowed to see them; once the user's key is erased they are null and the data says `erased: true`."""
+    history_page.ensure_room()
     events, more = history_page.read_history(aggregateId, fromVersion, toVersion, history_page.MAX_EVENTS)
     if more:
         raise history_page.too_many(fromVersion or 1, toVersion)

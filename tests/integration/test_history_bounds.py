@@ -95,3 +95,18 @@ def test_fifty_aliases_of_history_stop_at_the_budget_with_a_clear_error(stream, 
     assert len(answered) <= 3 and out["errors"], out.get("errors")
     assert {e["errorType"] for e in out["errors"]} == {"PayloadTooLarge"}
     assert len(json.dumps(out)) < 4 * one_answer + 50 * 1000
+
+
+def test_once_the_budget_is_spent_the_next_history_reads_nothing(stream, monkeypatch):
+    one_answer = len(json.dumps(queries.history(stream)))
+    monkeypatch.setattr(history_page, "MAX_ANSWER_BYTES", one_answer + one_answer // 2)
+    reads = []
+    monkeypatch.setattr(history_page, "read_history", lambda *a: reads.append(a) or ([], False))
+    with history_page.budget():
+        with pytest.raises(PayloadTooLarge):  # an answer over the budget spends it
+            history_page.charged([{"data": "y" * (2 * one_answer)}])
+        with pytest.raises(PayloadTooLarge):
+            queries.history(stream)
+        with pytest.raises(PayloadTooLarge):
+            queries.resolve("historyPage", {"aggregateId": stream})
+    assert reads == []
