@@ -1,4 +1,6 @@
-"""GraphQLResolver: the AppSync Lambda data source for every Query field (dispatch on info.fieldName).
+"""GraphQLResolver: the AppSync Lambda data source for every Query field (dispatch on info.fieldName), and the
+check AppSync runs when a client subscribes to onProjectChanged / onUserChanged (chronicle.subscription_rights:
+a subscriber must be allowed to see what it will be told about).
 
 The resolvers are chronicle.queries, which the local /graphql endpoint calls too. They run as the request's
 authenticated identity (docs/security.md, "Identity mapping"), never as anything the client sends in the query.
@@ -7,7 +9,7 @@ authenticated identity (docs/security.md, "Identity mapping"), never as anything
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import AppSyncResolver
 
-from chronicle import identity as mapped_identity, queries
+from chronicle import identity as mapped_identity, queries, subscription_rights
 from chronicle.errors import ChronicleError
 
 logger = Logger()
@@ -50,8 +52,22 @@ def _field(name):
     return resolver
 
 
+def _subscription(name):
+    def authorize(**arguments):
+        """Runs once, when the client subscribes: an error refuses the subscription; None lets it go ahead."""
+        try:
+            with queries.acting_as(actor_of(app.current_event.get("identity"))):
+                subscription_rights.authorize(name, arguments)
+        except ChronicleError as refusal:
+            raise _Refused.error(refusal) from None
+        return None
+    return authorize
+
+
 for _name in queries.RESOLVERS:
     app.resolver(field_name=_name)(_field(_name))
+for _name in subscription_rights.CHECKED:
+    app.resolver(type_name="Subscription", field_name=_name)(_subscription(_name))
 
 
 @logger.inject_lambda_context(clear_state=True)

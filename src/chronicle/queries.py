@@ -27,13 +27,11 @@ from collections.abc import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
-from chronicle import aws, policy
+from chronicle import aws, history_page, policy
 from chronicle.domain import AGGREGATES
 from chronicle.domain import project as project_domain
 from chronicle.errors import ChronicleError, InternalError, ValidationError
-from chronicle.eventstore import chain
-from chronicle.eventstore.checked import checked_items
-from chronicle.eventstore.items import dumps, from_item
+from chronicle.eventstore.items import dumps
 from chronicle.projections import project as project_projection
 from chronicle.projections import template as template_projection
 from chronicle.projections import usage as usage_projection
@@ -209,33 +207,19 @@ def _utc(value: Any) -> str | None:
 
 
 def history(aggregateId: str, fromVersion: int | None = None, toVersion: int | None = None) -> list[dict[str, Any]]:
-    """The stream's events, if the actor may see the stream (else empty). A User event's personal fields are opened
-    for those allowed to see them; once the user's key is erased they are null and the data says `erased: true`."""
-    for name, value in (("fromVersion", fromVersion), ("toVersion", toVersion)):
-        if value is not None and value < 1:
-            raise ValidationError(f"{name} counts from 1, got {value}.", [{"path": f"$.{name}"}])
-    store = aws.event_store()
-    # archived ranges are read through S3; each entry keeps its stored item for the chain's canonical form
-    events = [(item, store.schemas.upcast(from_item(item)))
-              for item in checked_items(store, aggregateId, fromVersion or 1, toVersion)]  # a forged event: refused
-    if not events:
-        return []
-    kind = events[0][1]["metadata"].get("aggregateType")
-    opener = None
-    if kind == "Project":
-        state = aws.aggregate_loader().load(AGGREGATES["Project"], aggregateId).state
-        if not may_see_project(aggregateId, state):
-            return []
-    elif kind == "User":
-        opener = _user_event_opener(aggregateId)
-        if opener is None:
-            return []
-    return [{"eventId": e["eventId"], "eventType": e["eventType"], "eventSequence": e["eventSequence"],
-             "timestamp": e["timestamp"], "correlationId": e["correlationId"], "version": e["version"],
-             "storedVersion": e.get("storedVersion", e["version"]), "actorId": e["metadata"].get("actorId"),
-             "data": dumps(opener(e) if opener else e["eventData"]),
-             # the hash chain, for an auditor: hash = sha256(previous event's hash + canonical) (docs/eventstore.md)
-             "hash": e.get("hash"), "canonical": chain.canonical(item)} for item, e in events]
+    """The stream's events, if the actor may see the stream (else empty): at most history_page.MAX_EVENTS, a range
+    holding more is refused (historyPage pages through any). A User event's personal fields are opened for those
+    allowed to see them; once the user's key is erased they are null and the data says `erased: true`."""
+    history_page.ensure_room()
+    events, more = history_page.read_history(aggregateId, fromVersion, toVersion, history_page.MAX_EVENTS)
+    if more:
+        raise history_page.too_many(fromVersion or 1, toVersion)
+    return history_page.charged(events)
+
+
+def historyPage(aggregateId: str, fromVersion: int | None = None, toVersion: int | None = None,
+                limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:
+    return history_page.page(aggregateId, fromVersion, toVersion, limit, nextToken)
 
 
 def _user_event_opener(user_id: str) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
@@ -415,6 +399,7 @@ def publishUserChanged(id: str, version: int, eventType: str) -> dict[str, Any]:
 
 RESOLVERS: dict[str, Callable[..., Any]] = {
     "project": project, "projects": projects, "projectAt": projectAt, "history": history,
+    "historyPage": historyPage,
     "user": user, "permissionMatrix": permissionMatrix,
     "publishProjectChanged": publishProjectChanged, "publishUserChanged": publishUserChanged,
     "serviceTopology": serviceTopology, "template": template,

@@ -90,3 +90,22 @@ def test_a_client_cannot_push_fake_notifications(runtime):
 def test_a_subscription_over_post_is_refused(runtime):
     body = ask(runtime, "subscription { onProjectChanged { id } }")
     assert body["data"] is None and "WebSocket" in body["errors"][0]["message"]
+
+
+def test_a_rule_only_mutation_reached_through_a_fragment_is_refused_not_run(runtime):
+    for query in ('mutation { ...F } fragment F on Mutation { publishProjectChanged(id: "p", version: 1, '
+                  'eventType: "Fake") { id } }',
+                  'mutation { ... on Mutation { publishUserChanged(id: "u", version: 1, eventType: "Fake") { id } } }'):
+        status, body = http("POST", f"{runtime.url}/graphql", {"query": query})
+        assert status == 200 and body["data"] is None, body
+        assert body["errors"][0]["errorType"] == "Unauthorized" and "Not Authorized" in body["errors"][0]["message"]
+
+
+def test_fragment_fan_out_is_refused_at_once(runtime):
+    levels = 30  # 2**30 paths once expanded; 1.2 KB of text
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    query = "query { ...F0 } " + fragments + f" fragment F{levels} on Query {{ __typename }}"
+    status, body = http("POST", f"{runtime.url}/graphql", {"query": query}, timeout=20)
+    assert status == 200 and body["data"] is None and body["errors"], body
+    status, health = http("GET", f"{runtime.url}/health")
+    assert status == 200

@@ -157,3 +157,37 @@ def test_graphql_nested_too_deep_is_a_400(runtime):
     deep = b'{"query": "{ __typename }", "variables": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
     status, answer = http("POST", f"{runtime.url}/graphql", deep)
     assert status == 400 and "64 levels" in answer["errors"][0]["message"], answer
+
+
+def test_idle_websockets_never_take_the_http_slots(runtime):
+    """Upgraded sockets that never send connection_init live in their own pool (here made 2 wide): the next upgrade
+    is refused with 503 while /health and commands still answer; the sockets are closed with 4408 in time."""
+    import threading
+    import time
+
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    httpd, websocket = runtime.server.httpd, runtime.websocket
+    saved = httpd.websocket_slots, websocket.init_timeout
+    httpd.websocket_slots, websocket.init_timeout = threading.BoundedSemaphore(2), 3.0
+    url = runtime.url.replace("http://", "ws://") + "/graphql"
+    try:
+        idle = [connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5) for _ in range(2)]
+        status, body = raw(runtime, b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                                    b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13"
+                                    b"\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n")[0::2]
+        assert status == 503 and set(body) == SHAPE, body
+        assert http("GET", f"{runtime.url}/health")[0] == 200
+        assert http("POST", f"{runtime.url}/commands/CreateProject", {"data": {"name": "H", "ownerId": "o"}})[0] == 200
+        for ws in idle:
+            with pytest.raises(ConnectionClosedError) as closed:
+                ws.recv(timeout=20)
+            assert closed.value.rcvd.code == 4408
+            ws.close()
+        deadline = time.monotonic() + 10
+        while (websocket._connections or httpd._websockets) and time.monotonic() < deadline:
+            time.sleep(0.05)  # their slots go back to this pool, not to the one restored below
+        time.sleep(0.2)
+    finally:
+        httpd.websocket_slots, websocket.init_timeout = saved

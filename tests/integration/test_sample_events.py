@@ -241,3 +241,19 @@ def test_user_projector_sample(aws):
     assert result == {"applied": 1, "skipped": False, "version": 1}
     item = aws.get_item(TableName="users", Key={"id": {"S": "sample-user-1"}})["Item"]
     assert item["email"]["S"].startswith("pii1.")  # the read model keeps personal data sealed
+
+
+def test_subscribing_is_checked_by_the_resolver_sample(aws):
+    """AppSync runs the resolver when a client subscribes: alice may follow her private project; a stranger, an
+    anonymous caller and a subscription to every project (no id, no read on project:*) are refused."""
+    handler("project_projector")(sample("project_projector", "project-created-v1"), Context())
+    resolver = handler("graphql_resolver")
+    event = sample("graphql_resolver", "subscribe-project-changed")
+    assert resolver(event, Context()) is None
+    for identity, arguments in (({"sub": "mallory"}, {"id": "sample-project-1"}), (None, {"id": "sample-project-1"}),
+                                ({"sub": "alice"}, {}), ({"sub": "mallory"}, {"id": "no-such-project"})):
+        with pytest.raises(Exception) as caught:  # noqa: B017 - AppSync reads the class name and the text
+            resolver({**event, "identity": identity, "arguments": arguments}, Context())
+        assert type(caught.value).__name__ == "Forbidden", (identity, arguments)
+    root = {**event, "identity": {"sub": "root"}, "arguments": {}}  # ADMIN_ACTOR_IDS: read on everything
+    assert resolver(root, Context()) is None

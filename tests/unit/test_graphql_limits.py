@@ -109,3 +109,57 @@ def test_clients_cannot_publish_change_notifications_nor_subscribe_over_post(api
     assert received == [("publishProjectChanged", {"id": "p"})]
     out = api.execute("subscription { onProjectChanged { id } }")
     assert out["data"] is None and "WebSocket" in out["errors"][0]["message"]
+
+
+def _fan_out(levels: int, on: str = "Query", leaf: str = "__typename") -> str:
+    """`levels` fragments, each spreading the next twice: 2**levels paths once expanded, ~40 bytes a level."""
+    fragments = " ".join(f"fragment F{i} on {on} {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"{fragments} fragment F{levels} on {on} {{ {leaf} }}"
+
+
+def test_fragment_fan_out_is_measured_without_expanding_it_and_refused_early(api):
+    import threading
+    import time
+
+    document = "query { ...F0 } " + _fan_out(30)
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.update(api.execute(document)), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(30)  # the unbounded expansion takes minutes (2**30 paths); measuring is linear
+    assert not worker.is_alive(), "the fan-out document was expanded path by path"
+    assert out["data"] is None and api.calls == []
+    assert "resolvers" in out["errors"][0]["message"] or "fields" in out["errors"][0]["message"], out
+    assert time.monotonic() - started < 30
+    # the same fan-out under a field (one resolver) and in a fragment no operation uses are refused too
+    nested = 'query { project(id: "p") { ...F0 } } ' + _fan_out(30, "Project", "id")
+    assert "fields" in api.execute(nested)["errors"][0]["message"]
+    unused = "query { __typename } " + _fan_out(30)
+    assert "fields" in api.execute(unused)["errors"][0]["message"]
+    # a thousand-fragment chain is a clear error, not a RecursionError
+    chain = "query { ...C0 } " + " ".join(f"fragment C{i} on Query {{ ...C{i + 1} }}" for i in range(1050)) \
+        + " fragment C1050 on Query { __typename }"
+    assert "nest too deeply" in api.execute(chain)["errors"][0]["message"] and api.calls == []
+
+
+def test_a_modest_fan_out_still_runs(api):
+    out = api.execute('query { ...F0 } ' + _fan_out(3, leaf='history(aggregateId: "x") { eventId }'))
+    assert "errors" not in out, out
+    assert api.calls == ["history"]  # graphql-core collects the same field once
+
+
+@pytest.mark.parametrize("mutation", [
+    'mutation { ...F } fragment F on Mutation { publishProjectChanged(id: "p", version: 1, eventType: "X") { id } }',
+    'mutation { ... on Mutation { publishProjectChanged(id: "p", version: 1, eventType: "X") { id } } }',
+    'mutation { ...F } fragment F on Mutation { ...G } '
+    'fragment G on Mutation { a: publishUserChanged(id: "u", version: 1, eventType: "X") { id } }',
+])
+def test_the_rule_only_mutations_are_refused_through_fragments_too(api, mutation):
+    received = []
+    api.hub.publish = lambda name, value: received.append((name, value))
+    for transport in ("http", "websocket"):
+        out = api.execute(mutation, transport=transport)
+        assert out["data"] is None and out["errors"][0]["errorType"] == "Unauthorized", out
+    assert received == []
+    assert "errors" not in api.execute(mutation, transport="rule")  # the rule itself may, and it is published
+    assert [name for name, _ in received] in (["publishProjectChanged"], ["publishUserChanged"])

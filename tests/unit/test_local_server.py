@@ -132,3 +132,35 @@ def test_stop_finishes_running_requests_and_refuses_new_ones(serve):
     assert read_response(running) == (200, {"ok": "X"})
     stopped.join(5)
     assert not stopped.is_alive()
+
+
+def test_websockets_have_their_own_cap_and_never_starve_http(serve):
+    """Upgraded connections leave the HTTP pool for their own: sockets held open (e.g. never sending
+    connection_init) cannot make /health or commands answer 503."""
+    srv, _ = serve(max_connections=2, max_websockets=2)
+    release = threading.Event()
+    upgraded = []
+
+    def hold(handler):  # stands in for the graphql-transport-ws handler: keeps the connection
+        upgraded.append(handler)
+        release.wait(10)
+
+    srv.websocket_handler = hold
+    upgrade = (b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    held = [connect(srv) for _ in range(2)]
+    for sock in held:
+        sock.sendall(upgrade)
+    deadline = time.monotonic() + 5
+    while len(upgraded) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(upgraded) == 2
+    extra = connect(srv)
+    extra.sendall(upgrade)
+    status, body = read_response(extra)
+    assert status == 503 and "WebSocket" in body["message"]
+    for _ in range(2):  # both HTTP slots are free: the sockets do not hold them
+        sock = connect(srv)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(sock)[0] == 200
+    release.set()

@@ -254,3 +254,20 @@ def test_only_the_storing_function_may_put_template_bodies():
               if r["Type"] == "AWS::Serverless::Function" and s3_actions(r)}
     assert access == {"StoreTemplateBodyFunction": {"s3:PutObject"}, "LoadFactsFunction": {"s3:GetObject"},
                       "GraphQLResolverFunction": {"s3:GetObject"}}
+
+
+def test_subscribing_to_a_stream_s_changes_is_checked_by_the_resolver_lambda():
+    """AppSync runs a Subscription field's resolver when a client subscribes: the Lambda data source refuses those
+    who may not see the stream (chronicle.subscription_rights), for every field that module checks."""
+    from chronicle import subscription_rights
+    from chronicle.local.graphql_local import build_local_schema
+
+    schema = build_local_schema((ROOT / "api" / "schema.graphql").read_text())
+    assert set(subscription_rights.FAMILIES) == set(schema.subscription_type.fields)
+    def name(value):  # the loop's !Sub with its variable already put in
+        return value.get("Fn::Sub", value) if isinstance(value, dict) else value
+
+    checked = {name(r["Properties"]["FieldName"]) for r in RESOURCES.values()
+               if r["Type"] == "AWS::AppSync::Resolver" and r["Properties"]["TypeName"] == "Subscription"
+               and r["Properties"]["DataSourceName"] == {"Fn::GetAtt": ["GraphQLResolverDataSource", "Name"]}}
+    assert checked == set(subscription_rights.CHECKED) == {"onProjectChanged", "onUserChanged"}

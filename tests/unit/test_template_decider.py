@@ -139,3 +139,62 @@ def test_remove_service_rules():
         "ServiceExists"]
     assert project.decide("RemoveService", {"serviceName": "web"}, state) == [("ServiceRemoved",
                                                                                 {"serviceName": "web"})]
+
+
+CATASTROPHIC = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^(a+)+$"}}}
+
+
+@pytest.mark.parametrize("parameters, path", [
+    (CATASTROPHIC, "$.parameters.properties.name.pattern"),
+    ({"type": "object", "properties": {"n": {"type": "array", "items": {"pattern": "(\\w+\\s?)*$"}}}},
+     "$.parameters.properties.n.items.pattern"),
+    ({"type": "object", "patternProperties": {"^(x+x+)+y$": {}}}, "$.parameters.patternProperties['^(x+x+)+y$']"),
+    ({"type": "object", "propertyNames": {"pattern": "^(?:[a-z]*)*$"}}, "$.parameters.propertyNames.pattern"),
+])
+def test_validate_template_refuses_patterns_that_backtrack_exponentially(parameters, path):
+    errors = template.validate_template("a: 1\n", parameters)
+    assert [e["path"] for e in errors] == [path] and "exponential" in errors[0]["message"], errors
+
+
+@pytest.mark.parametrize("pattern", ["^[a-z]+(-[a-z]+)*$", "^([a-z0-9]+-)*[a-z0-9]+$", "^\\d{3}-\\d{4}$", "\\S"])
+def test_usual_patterns_are_accepted(pattern):
+    schema = {"type": "object", "properties": {"p": {"type": "string", "pattern": pattern}}}
+    assert template.validate_template("a: 1\n", schema) == []
+
+
+def test_add_service_refuses_a_template_validated_before_the_pattern_check_without_running_it():
+    facts = template_facts(parameters=CATASTROPHIC)
+    details = broken(lambda: add(project_with(), facts, parameters={"name": "a" * 16 + "!"}))
+    assert [d["rule"] for d in details] == ["ParametersMatchTemplate"] and "exponential" in details[0]["message"]
+
+
+def test_add_service_evaluates_patterns_with_a_time_budget_and_without_holding_the_gil():
+    """A slow pattern the shape check does not catch ((a|a)* backtracks as badly) is cut off after
+    safe_patterns.MATCH_TIMEOUT, and the other threads keep running meanwhile (Python's re held the GIL)."""
+    import threading
+    import time
+
+    slow = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^(a|a)*$"}},
+            "patternProperties": {"^(b|b)*$": {"type": "integer"}}, "additionalProperties": False}
+    assert template.validate_template("a: 1\n", slow) == []
+    ticks, stop = [], threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        started = time.monotonic()
+        details = broken(lambda: add(project_with(), template_facts(parameters=slow),
+                                     parameters={"name": "a" * 22 + "!", "b" * 22 + "!": 1}))
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        ticker.join()
+    assert {d["rule"] for d in details} == {"ParametersMatchTemplate"}
+    assert all("within" in d["message"] for d in details), details
+    during = [t for t in ticks if started <= t <= started + took]
+    assert len(during) >= 3  # the other thread ran while the patterns were evaluated

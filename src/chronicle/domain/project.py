@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
+from chronicle import safe_patterns
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.domain.template import is_usable
 from chronicle.errors import BusinessRuleViolation
@@ -97,8 +97,12 @@ def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -
                "its parameters changed after its latest validation")
         broken.append({"rule": "TemplateValidated", "path": "$.data.templateId", "templateId": template_id,
                        "message": f"the template cannot be used: {why}"})
+    elif unsafe := safe_patterns.problems(template["parameters"]):  # a template validated before the check
+        broken += [{"rule": "ParametersMatchTemplate", "path": "$.data.parameters",
+                    "message": f"the template's parameter schema cannot be applied: {u['path']}: {u['message']}"}
+                   for u in unsafe]
     else:
-        validator = Draft202012Validator(template["parameters"])
+        validator = safe_patterns.SafeValidator(template["parameters"])
         try:
             errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)))
         except Unresolvable as error:  # validation refuses such schemas; this guards templates validated before

@@ -19,6 +19,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from chronicle import safe_patterns
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.policy import ANYONE, Need
 
@@ -60,7 +61,7 @@ def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
             errors.append({"path": f"$.parameters{path}", "message": f"not a valid Draft 2020-12 schema: "
                                                                      f"{error.message}"})
         else:
-            errors += _unresolvable_refs(parameters)
+            errors += _unresolvable_refs(parameters) + safe_patterns.problems(parameters)
         if parameters.get("type") != "object":
             errors.append({"path": "$.parameters.type", "message": "the parameter schema must have type object"})
         if isinstance(parameters.get("properties"), dict):

@@ -20,13 +20,13 @@ from collections.abc import Callable
 
 import uuid
 
-from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLSchema,
-                     InlineFragmentNode, OperationDefinitionNode, OperationType, SelectionSetNode, StringValueNode,
-                     build_schema, execute_sync, get_operation_ast, parse, validate)
+from graphql import (DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType,
+                     StringValueNode, build_schema, execute_sync, get_operation_ast, parse, validate)
 
 from chronicle.errors import ChronicleError
 
-from .subscriptions import DocumentErrors, SubscriptionHub
+from . import graphql_document
+from .subscriptions import DocumentErrors, Rights, SubscriptionHub
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ DEFAULT_DEPTH_LIMIT, DEFAULT_RESOLVER_LIMIT = 75, 10_000
 MAX_TOKENS = 10_000  # parsing stops there: the full introspection query is 183 tokens, 50 root fields with
 # their selections far less than this; parsing is the first cost of a request
 PREPARED_DOCUMENTS = 256  # validated documents kept for reuse
+MAX_FIELDS = 2_000  # fields of one operation (or of any one fragment definition) once fragments are expanded:
+# the full introspection query has about 150, this schema's widest honest query far fewer
 
 
 def limits_from_template(template: dict[str, Any]) -> tuple[int, int]:
@@ -110,31 +112,6 @@ def limits_from_template(template: dict[str, Any]) -> tuple[int, int]:
             return (int(props.get("QueryDepthLimit", DEFAULT_DEPTH_LIMIT)),
                     int(props.get("ResolverCountLimit", DEFAULT_RESOLVER_LIMIT)))
     return DEFAULT_DEPTH_LIMIT, DEFAULT_RESOLVER_LIMIT
-
-
-def measure(document: DocumentNode, operation: OperationDefinitionNode) -> tuple[int, int]:
-    """(depth, resolvers) of one operation, fragments expanded: depth counts nested fields (a root field is 1);
-    resolvers counts the root fields other than introspection, each of which runs one resolver here."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    deepest, resolvers = 0, 0
-    # (selection set, its depth, fragments being expanded on this path: a cycle is left to validation to report)
-    stack: list[tuple[SelectionSetNode, int, frozenset[str]]] = [(operation.selection_set, 1, frozenset())]
-    while stack:
-        selection_set, level, expanding = stack.pop()
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                deepest = max(deepest, level)
-                if level == 1 and not selection.name.value.startswith("__"):
-                    resolvers += 1
-                if selection.selection_set is not None:
-                    stack.append((selection.selection_set, level + 1, expanding))
-            elif isinstance(selection, InlineFragmentNode):
-                stack.append((selection.selection_set, level, expanding))
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in expanding:
-                    stack.append((fragments[name].selection_set, level, expanding | {name}))
-    return deepest, resolvers
 
 
 def subscription_mutations(schema: GraphQLSchema) -> set[str]:
@@ -156,10 +133,30 @@ def _default_resolve(field_name: str, arguments: dict[str, Any]) -> Any:
     return queries.resolve(field_name, arguments)
 
 
+def _authorize_subscription(actor: str | None, field_name: str, arguments: dict[str, Any]) -> None:
+    from chronicle import subscription_rights
+    from chronicle.queries import acting_as
+
+    with acting_as(actor):
+        subscription_rights.authorize(field_name, arguments)
+
+
+def _may_receive(actor: str | None, field_name: str, stream_id: Any) -> bool:
+    from chronicle import subscription_rights
+    from chronicle.queries import acting_as
+
+    with acting_as(actor):
+        return subscription_rights.may_receive(field_name, stream_id)
+
+
+QUERY_RIGHTS = Rights(_authorize_subscription, _may_receive)  # the queries' visibility rules, for subscriptions
+
+
 class LocalGraphQL:
     def __init__(self, schema_path: str | Path,
                  resolve: Callable[[str, dict[str, Any]], Any] = _default_resolve,
-                 depth_limit: int = DEFAULT_DEPTH_LIMIT, resolver_limit: int = DEFAULT_RESOLVER_LIMIT) -> None:
+                 depth_limit: int = DEFAULT_DEPTH_LIMIT, resolver_limit: int = DEFAULT_RESOLVER_LIMIT,
+                 rights: Rights = QUERY_RIGHTS) -> None:
         self.schema_path = Path(schema_path)
         self.resolve = resolve
         self.depth_limit, self.resolver_limit = depth_limit, resolver_limit
@@ -172,7 +169,7 @@ class LocalGraphQL:
         if query is not None:
             for name, field in query.fields.items():
                 field.resolve = self._query_resolver(name)
-        self.hub = SubscriptionHub(self.schema)
+        self.hub = SubscriptionHub(self.schema, rights)
         mutation = self.schema.mutation_type
         if mutation is not None:
             for field in mutation.fields.values():
@@ -213,13 +210,7 @@ class LocalGraphQL:
             raise DocumentErrors([GraphQLError("Name exactly one operation (operationName)." if operations
                                                else "The document has no operation.")])
         operation = chosen[0]
-        depth, resolvers = measure(document, operation)  # before validation, whose cost grows with the document
-        if depth > self.depth_limit:
-            raise DocumentErrors([GraphQLError(f"Query depth {depth} exceeds the limit of {self.depth_limit} "
-                                               "(QueryDepthLimit in template.yaml).")])
-        if resolvers > self.resolver_limit:
-            raise DocumentErrors([GraphQLError(f"The request would run {resolvers} resolvers; the limit is "
-                                               f"{self.resolver_limit} (ResolverCountLimit in template.yaml).")])
+        self._check_size(document, operation)  # before validation, whose cost grows with the expanded document
         errors = validate(self.schema, document)
         if errors:
             raise DocumentErrors(list(errors))
@@ -227,47 +218,70 @@ class LocalGraphQL:
             raise DocumentErrors([GraphQLError("Subscriptions are served over WebSocket (graphql-transport-ws) on "
                                                "/graphql, not over POST.")])
         if operation.operation == OperationType.MUTATION and transport != "rule":
-            for selection in operation.selection_set.selections:
-                name = getattr(getattr(selection, "name", None), "value", None)
-                if name in self.rule_only_mutations:
-                    error = GraphQLError(f"Not Authorized to access {name} on type Mutation")
-                    error.extensions = {"errorType": "Unauthorized"}
-                    raise DocumentErrors([error])
+            self._refuse_rule_only(document, operation)
         return document, operation
+
+    def _check_size(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
+        """QueryDepthLimit, ResolverCountLimit and MAX_FIELDS, measured with each fragment counted once."""
+        try:
+            measured = graphql_document.measure(document, operation)
+            widest = max(measured.fields, graphql_document.largest_fragment(document).fields)
+        except RecursionError:  # a chain of a thousand fragments, each spreading the next
+            raise DocumentErrors([GraphQLError("Fragments nest too deeply (each spreading the next).")]) from None
+        if measured.depth > self.depth_limit:
+            raise DocumentErrors([GraphQLError(f"Query depth {measured.depth} exceeds the limit of "
+                                               f"{self.depth_limit} (QueryDepthLimit in template.yaml).")])
+        if measured.resolvers > self.resolver_limit:
+            raise DocumentErrors([GraphQLError(f"The request would run {measured.resolvers} resolvers; the limit "
+                                               f"is {self.resolver_limit} (ResolverCountLimit in template.yaml).")])
+        if widest > MAX_FIELDS:
+            raise DocumentErrors([GraphQLError(f"The document expands to {widest} fields (fragments spread "
+                                               f"repeatedly); the limit is {MAX_FIELDS}.")])
+
+    def _refuse_rule_only(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
+        """Only the EventBridge rule may run the subscription-feeding mutations: reached directly, through a
+        fragment spread or an inline fragment."""
+        for field in graphql_document.root_fields(document, operation):
+            name = field.name.value
+            if name in self.rule_only_mutations:
+                error = GraphQLError(f"Not Authorized to access {name} on type Mutation")
+                error.extensions = {"errorType": "Unauthorized"}
+                raise DocumentErrors([error])
 
     def execute(self, query: str, variables: dict[str, Any] | None = None,
                 operation_name: str | None = None, transport: str = "http", actor: str | None = None
                 ) -> dict[str, Any]:
         """prepare() then execute as `actor` (the X-Actor-Id header; chronicle.queries.acting_as); a mutation's
         result goes to its subscribers."""
-        from chronicle.queries import acting_as
-
         try:
             document, _ = self.prepare(query, operation_name, transport)
         except DocumentErrors as problem:
             return {"data": None, "errors": [self._format_error(e) for e in problem.errors]}
-        with acting_as(actor):
-            return self.execute_document(document, variables, operation_name)
+        return self.execute_document(document, variables, operation_name, actor)
 
     def execute_document(self, document: DocumentNode, variables: dict[str, Any] | None = None,
-                         operation_name: str | None = None) -> dict[str, Any]:
-        """Execute a parsed and validated document; a mutation's result goes to its subscribers."""
-        result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
+                         operation_name: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Execute a parsed and validated document as ``actor``; a mutation's result goes to its subscribers."""
+        from chronicle.history_page import budget
+        from chronicle.queries import acting_as
+
+        with acting_as(actor), budget():
+            result = execute_sync(self.schema, document, variable_values=variables, operation_name=operation_name)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [self._format_error(e) for e in result.errors]
         elif result.data:
             operation = get_operation_ast(document, operation_name)
             if operation is not None and operation.operation == OperationType.MUTATION:
-                self._publish_mutation(operation, result.data)
+                self._publish_mutation(document, operation, result.data)
         return out
 
-    def _publish_mutation(self, operation: OperationDefinitionNode, data: dict[str, Any]) -> None:
+    def _publish_mutation(self, document: DocumentNode, operation: OperationDefinitionNode,
+                          data: dict[str, Any]) -> None:
         """A mutation's result goes to the subscribers of that mutation (@aws_subscribe), as in AppSync."""
-        for selection in operation.selection_set.selections:
-            name = selection.name.value  # type: ignore[attr-defined]
-            key = selection.alias.value if selection.alias else name  # type: ignore[attr-defined]
-            self.hub.publish(name, data.get(key))
+        for field in graphql_document.root_fields(document, operation):
+            name = field.name.value
+            self.hub.publish(name, data.get(field.alias.value if field.alias else name))
 
     def run_rule_target(self, operation: str, variables: Any) -> None:
         """An EventBridge rule's AppSync target (AppSyncParameters.GraphQLOperation) run locally."""

@@ -14,8 +14,9 @@ Durability: a command is answered only after ``before_answer`` (the runtime's jo
 it reports is on disk; once the runtime stopped syncing it is answered 503 instead.
 
 Connections: the listen backlog is ``REQUEST_QUEUE_SIZE``; at most ``MAX_CONNECTIONS`` are served at once (one
-thread each; beyond that a connection gets 503 and is closed); a connection that sends nothing for
-``IDLE_TIMEOUT`` seconds, in its headers, its body or between keep-alive requests, is closed (408 when a body
+thread each; beyond that a connection gets 503 and is closed); a WebSocket upgrade moves its connection from that
+pool to its own, ``MAX_WEBSOCKETS`` (503 before the upgrade when it is full), so sockets never starve HTTP; a
+connection that sends nothing for ``IDLE_TIMEOUT`` seconds, in its headers, its body or between keep-alive requests, is closed (408 when a body
 stalled). :meth:`LocalServer.stop` stops accepting, lets running requests finish, and answers 503 to requests
 that arrive on kept-alive connections after that.
 
@@ -48,7 +49,8 @@ log = logging.getLogger("chronicle.local.server")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 REQUEST_QUEUE_SIZE = 512  # listen backlog (the standard library's 5 overflowed under 16 clients)
-MAX_CONNECTIONS = 256  # threads serving connections at once
+MAX_CONNECTIONS = 256  # threads serving HTTP connections at once
+MAX_WEBSOCKETS = 256  # WebSocket connections at once: their own cap, so that sockets never starve HTTP
 IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent (headers, body, keep-alive) before it is closed
 # /iam/commands is the SigV4 route of AWS (docs/decisions/0016); locally both take the same actor (no signature).
 _COMMAND_PATH = re.compile(r"^(?:/iam)?/commands/([^/?#]+)/?$")
@@ -313,6 +315,10 @@ class _Handler(BaseHTTPRequestHandler):
             if handler is None:
                 self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
                                                                   "not served by this server (no websocket handler)."))
+            elif not self.server.enter_websocket(self.request):
+                self.close_connection = True
+                self._send_json(503, error_body("ServiceUnavailable", "Too many WebSocket connections; retry."),
+                                {"connection": "close"})
             else:
                 self.connection.settimeout(None)  # a subscription may stay quiet for long; the protocol has pings
                 handler(self)
@@ -415,13 +421,25 @@ class _HTTPServer(ThreadingHTTPServer):
     token_key: bytes | None
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS, max_websockets: int = MAX_WEBSOCKETS) -> None:
         super().__init__(address, handler)
         self.idle_timeout = idle_timeout
         self.activity = threading.Condition()
         self.running = 0  # requests being handled (not idle kept-alive connections)
         self.closing = False
         self.slots = threading.BoundedSemaphore(max_connections)
+        self.websocket_slots = threading.BoundedSemaphore(max_websockets)
+        self._websockets: set[int] = set()  # ids of the sockets that moved from an HTTP slot to a WebSocket one
+        self._websockets_lock = threading.Lock()
+
+    def enter_websocket(self, request: Any) -> bool:
+        """An upgrade request's connection leaves its HTTP slot for a WebSocket slot; False when none is free."""
+        if not self.websocket_slots.acquire(blocking=False):
+            return False
+        with self._websockets_lock:
+            self._websockets.add(id(request))
+        self.slots.release()
+        return True
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -444,15 +462,18 @@ class _HTTPServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.slots.release()
+            with self._websockets_lock:
+                upgraded = id(request) in self._websockets
+                self._websockets.discard(id(request))
+            (self.websocket_slots if upgraded else self.slots).release()
 
 
 class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
                  idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
-                 token_key: bytes | None = None) -> None:
-        self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections)
+                 max_websockets: int = MAX_WEBSOCKETS, token_key: bytes | None = None) -> None:
+        self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections, max_websockets)
         self.httpd.token_key = token_key  # chronicle.local.tokens: Authorization tokens it accepts
         self.httpd.runner = runner
         self.httpd.graphql = graphql

@@ -8,6 +8,8 @@ stack builder, see ``Stack.graphql_targets``) runs the same mutation in ``LocalG
 thread, and :class:`SubscriptionHub` pushes the result.
 
 AppSync filtering: a subscription argument that is given must equal the same-named field of the mutation's result.
+Rights (``Rights``, given by ``LocalGraphQL``: ``chronicle.subscription_rights``): a subscription is refused unless
+its actor may make it, and each change goes only to the subscribers whose actor may see the stream it names.
 """
 
 from __future__ import annotations
@@ -25,9 +27,25 @@ from graphql import (DocumentNode, GraphQLError, GraphQLSchema, OperationDefinit
                      parse, validate)
 from graphql.execution.values import get_argument_values, get_variable_values
 
+from chronicle.errors import ChronicleError
+
+from .graphql_document import root_fields
+
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Rights:
+    """``authorize(actor, field, arguments)`` raises a ChronicleError to refuse a subscription;
+    ``may_receive(actor, field, stream_id)`` says whether one change goes to one subscriber."""
+
+    authorize: Callable[[str | None, str, dict[str, Any]], None]
+    may_receive: Callable[[str | None, str, Any], bool]
+
+
+ANYONE = Rights(lambda _actor, _field, _arguments: None, lambda _actor, _field, _stream: True)
 
 
 # ---- EventBridge InputTransformer -----------------------------------------------------------------------------
@@ -80,14 +98,16 @@ class Subscription:
     mutations: set[str]
     arguments: dict[str, Any]
     send: Send
+    actor: str | None = None
     key: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 class SubscriptionHub:
     """Who listens to which mutation; ``publish`` pushes a mutation's result to the matching subscribers."""
 
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(self, schema: GraphQLSchema, rights: Rights = ANYONE) -> None:
         self.schema = schema
+        self.rights = rights
         self._subscriptions: dict[str, Subscription] = {}
         self._lock = threading.Lock()
 
@@ -95,20 +115,26 @@ class SubscriptionHub:
         return len(self._subscriptions)
 
     def subscribe(self, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any],
-                  send: Send) -> list[Subscription]:
-        """Register every root field of a validated subscription operation; returns the registrations."""
+                  send: Send, actor: str | None = None) -> list[Subscription]:
+        """Register every root field of a validated subscription operation (through fragments too) for ``actor``;
+        returns the registrations. DocumentErrors when the variables do not fit or the actor may not subscribe."""
         root = self.schema.subscription_type
         assert root is not None
         coerced = get_variable_values(self.schema, operation.variable_definitions or [], variables)
         if isinstance(coerced, list):
             raise DocumentErrors(coerced)
         registered = []
-        for selection in operation.selection_set.selections:
-            name = selection.name.value  # type: ignore[attr-defined]
+        for selection in root_fields(document, operation):
+            name = selection.name.value
             definition = root.fields[name]
-            arguments = get_argument_values(definition, selection, coerced)  # type: ignore[arg-type]
+            arguments = get_argument_values(definition, selection, coerced)
+            try:
+                self.rights.authorize(actor, name, arguments)
+            except ChronicleError as refusal:
+                raise DocumentErrors([GraphQLError(refusal.message, selection,
+                                                   extensions={"errorType": refusal.code})]) from None
             registered.append(Subscription(document, variables, name, _subscribed_mutations(definition),
-                                           arguments, send))
+                                           arguments, send, actor))
         with self._lock:
             for subscription in registered:
                 self._subscriptions[subscription.key] = subscription
@@ -126,6 +152,7 @@ class SubscriptionHub:
         with self._lock:
             targets = [s for s in self._subscriptions.values() if mutation in s.mutations
                        and all(v is None or result.get(k) == v for k, v in s.arguments.items())]
+        targets = [s for s in targets if self._may_receive(s, result.get("id"))]
         for subscription in targets:
             payload = execute(self.schema, subscription.document, root_value={subscription.field_name: result},
                               variable_values=subscription.variables)
@@ -137,6 +164,14 @@ class SubscriptionHub:
             except Exception:  # noqa: BLE001 - a gone subscriber must not stop the others
                 log.debug("subscriber %s gone", subscription.key, exc_info=True)
         return len(targets)
+
+
+    def _may_receive(self, subscription: Subscription, stream_id: Any) -> bool:
+        try:
+            return self.rights.may_receive(subscription.actor, subscription.field_name, stream_id)
+        except Exception:  # noqa: BLE001 - a check that fails keeps the change from this subscriber, not others
+            log.exception("could not check whether subscriber %s may see %r", subscription.key, stream_id)
+            return False
 
 
 def _subscribed_mutations(definition: Any) -> set[str]:

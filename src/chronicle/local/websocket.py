@@ -4,7 +4,13 @@ The HTTP server already parsed the upgrade request, so the connection is driven 
 ``ServerProtocol`` over the handler's socket. Protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md):
 ``connection_init`` -> ``connection_ack``; ``subscribe {id, payload: {query, variables, operationName}}`` ->
 ``next`` per published change (``error`` for an invalid document); ``complete`` ends a subscription; ``ping`` ->
-``pong``. Protocol violations close the socket with the 44xx codes the protocol names.
+``pong``. Protocol violations close the socket with the 44xx codes the protocol names; a connection that has not
+sent ``connection_init`` within ``INIT_TIMEOUT`` seconds is closed with 4408, as the protocol says.
+
+The actor: a socket's queries and subscriptions run as its actor, the ``X-Actor-Id`` header of the upgrade request
+or, for clients that cannot set headers on a WebSocket (browsers), ``connection_init``'s payload
+``{"X-Actor-Id": ...}`` (``actorId`` is read too); without either it is anonymous. Each change is pushed only to the
+subscribers that may see it (``chronicle.subscription_rights``, the rules of the queries).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import queue
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -30,14 +37,18 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOL = Subprotocol("graphql-transport-ws")
 OUTBOX_LIMIT = 1000  # messages waiting for one client before it is dropped
+MAX_ACTOR_CHARS = 2048  # as the command API's actor id
+ACTOR_KEYS = ("X-Actor-Id", "x-actor-id", "actorId")  # where connection_init's payload may name the actor
+INIT_TIMEOUT = 10.0  # seconds from the upgrade to connection_init (graphql-ws's connectionInitWaitTimeout)
 
 
 class GraphQLWebSocket:
     """The server's ``websocket_handler``: one call per connection, on that connection's thread."""
 
-    def __init__(self, graphql: Any, hub: SubscriptionHub) -> None:
+    def __init__(self, graphql: Any, hub: SubscriptionHub, init_timeout: float = INIT_TIMEOUT) -> None:
         self.graphql = graphql
         self.hub = hub
+        self.init_timeout = init_timeout
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
 
@@ -65,12 +76,14 @@ class _Connection:
         self.server = server
         self.protocol = ServerProtocol(subprotocols=[SUBPROTOCOL])
         self.acknowledged = False
+        self.actor: str | None = None  # the upgrade's X-Actor-Id, or connection_init's payload (see the module)
         self.subscriptions: dict[str, list[Any]] = {}
         self._send_lock = threading.Lock()
         # Messages go out through one writer thread, so that a client that stops reading fills its own outbox
         # (and is then dropped) instead of blocking the event dispatcher that publishes changes.
         self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=OUTBOX_LIMIT)
         self._done = threading.Event()
+        self._init_deadline = time.monotonic() + server.init_timeout
 
     # -- I/O ---------------------------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -101,8 +114,13 @@ class _Connection:
 
     def _write_loop(self) -> None:
         while not self._done.is_set():
+            if not self.acknowledged and time.monotonic() > self._init_deadline:
+                self.close(4408, "Connection initialisation timeout")
+                self.abort()  # a client that sent nothing may not answer the close either
+                return
             try:
-                message = self._outbox.get(timeout=0.5)
+                message = self._outbox.get(timeout=min(0.5, max(0.01, self._init_deadline - time.monotonic()))
+                                           if not self.acknowledged else 0.5)
             except queue.Empty:
                 continue
             if message is None:
@@ -133,6 +151,7 @@ class _Connection:
 
     def run(self) -> None:
         # The protocol's parser starts by reading the HTTP request: give it the one the HTTP server consumed.
+        self.actor = (self.handler.headers.get("x-actor-id") or "").strip() or None
         head = self.handler.requestline + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self.handler.headers.items())
         self.protocol.receive_data((head + "\r\n").encode("latin-1"))
         request = self.protocol.events_received()[0]
@@ -182,7 +201,7 @@ class _Connection:
         if kind == "connection_init":
             if self.acknowledged:
                 self.close(4429, "Too many initialisation requests")
-            else:
+            elif self._take_actor(message.get("payload")):
                 self.acknowledged = True
                 self.send({"type": "connection_ack"})
         elif kind == "ping":
@@ -197,6 +216,19 @@ class _Connection:
                 self.server.hub.unsubscribe(registered)
         else:
             self.close(4400, f"Unknown message type {kind!r}")
+
+    def _take_actor(self, payload: Any) -> bool:
+        """connection_init's payload may name the actor (browsers cannot set headers on a WebSocket)."""
+        if payload is None:
+            return True
+        given = next((payload[k] for k in ACTOR_KEYS if k in payload), None) if isinstance(payload, dict) else 0
+        if given is not None and not (isinstance(given, str) and len(given) <= MAX_ACTOR_CHARS):
+            self.close(4400, "connection_init's payload must be an object; its X-Actor-Id a string of at most "
+                             f"{MAX_ACTOR_CHARS} characters")
+            return False
+        if given is not None:
+            self.actor = given.strip() or None
+        return True
 
     def on_subscribe(self, message: dict[str, Any]) -> None:
         if not self.acknowledged:
@@ -220,7 +252,8 @@ class _Connection:
             self.send({"type": "error", "id": sub_id, "payload": errors})
             return
         if not is_subscription(operation):  # a query or mutation over the socket: one result, then complete
-            result = self.server.graphql.execute_document(document, variables, payload.get("operationName"))
+            result = self.server.graphql.execute_document(document, variables, payload.get("operationName"),
+                                                          self.actor)
             self.send({"type": "next", "id": sub_id, "payload": result})
             self.send({"type": "complete", "id": sub_id})
             return
@@ -229,6 +262,6 @@ class _Connection:
             self.send({"type": "next", "id": sub_id, "payload": result})
 
         try:
-            self.subscriptions[sub_id] = self.server.hub.subscribe(document, operation, variables, send)
-        except DocumentErrors as problem:  # variables that do not fit the operation
+            self.subscriptions[sub_id] = self.server.hub.subscribe(document, operation, variables, send, self.actor)
+        except DocumentErrors as problem:  # variables that do not fit the operation, or not the actor's to see
             self.send({"type": "error", "id": sub_id, "payload": [e.formatted for e in problem.errors]})
