@@ -277,8 +277,9 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
             earlier = _earlier_create(store, aggregate, command, conflict.existing, len(records))
             if earlier is not None:
                 return earlier
-            raise AggregateAlreadyExists(f"{aggregate.type} {aggregate_id!r} already exists.",
-                                         [{"aggregateId": aggregate_id}]) from None
+            # Whatever type holds the id, the same answer: it reveals no more than that the id is taken (0010).
+            raise AggregateAlreadyExists(f"The id {aggregate_id!r} is already taken: {command['commandType']} "
+                                         "needs a new id.", [{"aggregateId": aggregate_id}]) from None
         if expected is not None:
             raise _conflict(aggregate_id, expected, store.version(aggregate_id)) from None
         # The state machine retries this (re-load, re-decide); the client only sees it once the retries ran out.
