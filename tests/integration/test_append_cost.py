@@ -13,6 +13,7 @@ from eventstore_helpers import RequestCounter, atomic_aws  # noqa: F401 - fixtur
 
 from chronicle import aws as chronicle_aws
 from chronicle.commands import decide_and_append, validate_request
+from chronicle.eventstore.command_log import record_key
 
 
 def command(command_type, body, actor="alice"):
@@ -45,8 +46,9 @@ def test_a_client_command_id_is_recorded_in_the_transaction_with_a_ttl(steps, mo
     monkeypatch.setenv("IDEMPOTENCY_WINDOW_DAYS", "30")
     create = command("CreateProject", {"commandId": "client-1", "data": {"name": "P", "ownerId": "o"}})
     first = decide_and_append(dict(create), store, loader)
-    assert counter.reset() == ["GetItem", "TransactWriteItems"]
-    record = store.client.get_item(TableName="commands", Key={"commandId": {"S": "client-1"}})["Item"]
+    assert counter.reset() == ["BatchGetItem", "TransactWriteItems"]
+    record = store.client.get_item(TableName="commands", Key={"commandId": {"S": record_key("alice", "client-1")}})[
+        "Item"]
     assert json.loads(record["response"]["S"]) == first["response"]
     assert 29 * 86400 < int(record["expiresAt"]["N"]) - time.time() <= 30 * 86400
     again = decide_and_append(dict(create), store, loader)
