@@ -34,7 +34,7 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 # An IAM role session ARN, the longest principal AWS gives an actor, stays under this.
 MAX_ACTOR_ID_CHARS = 2048
 MAX_DETAIL_BYTES = 200 * 1024  # EventBridge entries are at most 256 KB; bigger events are sent without data
-_AGGREGATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")  # schemas/command-envelope.json
+_AGGREGATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")  # schemas/command-envelope.json
 # A retried DecideAndAppend looks for its own earlier events among those stored since its command started, less
 # this margin for the clocks of the two Lambdas (ValidateCommand stamps startedAt, AppendEvents the events).
 CLOCK_SKEW = timedelta(seconds=5)
@@ -96,7 +96,7 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
     aggregate_id = body.get("aggregateId")
     if aggregate_id is None and aggregate.default_id_is_actor:
         # RegisterUser without an aggregateId registers the caller: the stream id is the actor id.
-        if not _AGGREGATE_ID.match(actor_id):
+        if not _AGGREGATE_ID.fullmatch(actor_id):
             raise ValidationError(f"{command_type} without an aggregateId acts on the caller's id, and the caller "
                                   f"{actor_id!r} is not a valid aggregate id.",
                                   [{"path": "$.aggregateId", "message": "give the id, or act under a valid actor id"}])
@@ -306,7 +306,7 @@ def load_actor(actor_id: str, loader: AggregateLoader) -> policy.Actor:
     that may lag behind a revoke)."""
     from chronicle.domain import user
 
-    state = loader.load(user.AGGREGATE, actor_id).state if _AGGREGATE_ID.match(actor_id) else user.initial_state()
+    state = loader.load(user.AGGREGATE, actor_id).state if _AGGREGATE_ID.fullmatch(actor_id) else user.initial_state()
     return policy.actor_from(actor_id, [(e["resource"], e["permission"]) for e in state["permissions"]],
                              admin_actor_ids())
 
