@@ -8,9 +8,6 @@ Layout of ``--state-dir`` (format 2, ``format.json``)::
     journal/<N>.log         changes since that checkpoint (journal.py), replayed on start in order
     blobs/<sha256>          S3 object bytes, content-addressed (the snapshot and the journal refer to them)
 
-An object is restored with the version id it had (a versioned bucket): the archive catalog pins archived objects
-by version id, and those must still be found after a restart, as in S3.
-
 How a change gets there: every write to moto's DynamoDB backend (PutItem, UpdateItem, DeleteItem,
 TransactWriteItems, the PartiQL writes; BatchWriteItem is a series of PutItem/DeleteItem) and every S3 PutObject /
 DeleteObject on the template's tables and buckets is wrapped: under the emulator's one DynamoDB lock
@@ -123,7 +120,7 @@ class DurableState:
                     self._retired_tables[table] = items
             for bucket, objects in snapshot.get("s3", {}).items():
                 for key, entry in objects.items():
-                    self._put_object(bucket, key, entry["blob"], entry.get("metadata") or {}, entry.get("versionId"))
+                    self._put_object(bucket, key, entry["blob"], entry.get("metadata") or {})
             self.published = {k: int(v) for k, v in snapshot.get("published", {}).items()}
         replayed = 0
         for record in read_segments(self.path / "journal", first_segment, repair=True):
@@ -180,27 +177,23 @@ class DurableState:
                 if table in self.tables:
                     self._replace_table(table, items)
         elif "s3" in record:
-            bucket, key, blob, metadata, *version = record["s3"]  # the version id: records since issue 20
+            bucket, key, blob, metadata = record["s3"]
             if blob is None:
                 if bucket in self.buckets:
                     self._s3().delete_object(bucket, key)
             else:
-                self._put_object(bucket, key, blob, metadata or {}, version[0] if version else None)
+                self._put_object(bucket, key, blob, metadata or {})
         elif "m" in record:
             stream, sequence = record["m"]
             self.published[stream] = max(self.published.get(stream, 0), int(sequence))
 
-    def _put_object(self, bucket: str, key: str, blob: str, metadata: dict[str, str],
-                    version_id: str | None = None) -> None:
+    def _put_object(self, bucket: str, key: str, blob: str, metadata: dict[str, str]) -> None:
         if bucket not in self.buckets:
             return
         data = (self.path / "blobs" / blob).read_bytes()
         obj = self._s3().put_object(bucket, key, data)
         if metadata:
             obj.set_metadata(dict(metadata))
-        if version_id and version_id != "null" and obj.version_id != "null":
-            # the version id it had: a catalog that pinned it (the archive) still finds it after a restart
-            obj._version_id = version_id
 
     def _write_blob(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -371,7 +364,7 @@ class DurableState:
             self.journal.append({"s3": [bucket, key, None, None]})
             return
         blob = self._write_blob(obj.value)  # the bytes are on disk before the record that names them
-        self.journal.append({"s3": [bucket, key, blob, dict(obj.metadata or {}), obj.version_id]})
+        self.journal.append({"s3": [bucket, key, blob, dict(obj.metadata or {})]})
 
     # -- sync, checkpoint --------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -390,7 +383,7 @@ class DurableState:
                 objects: dict[str, dict[str, Any]] = {}
                 for bucket in sorted(self.buckets):
                     if bucket in s3.buckets:
-                        objects[bucket] = {key: (obj.value, dict(obj.metadata or {}), obj.version_id)
+                        objects[bucket] = {key: (obj.value, dict(obj.metadata or {}))
                                            for key, obj in s3.get_bucket(bucket).keys.items()}
                 published = dict(self.published)
                 if self.journal is None:
@@ -398,9 +391,8 @@ class DurableState:
                     segment = self.journal.number
                 else:
                     segment = self.journal.rotate()
-            s3_index = {bucket: {key: {"blob": self._write_blob(data), "metadata": metadata, "versionId": version}
-                                 for key, (data, metadata, version) in keys.items()}
-                        for bucket, keys in objects.items()}
+            s3_index = {bucket: {key: {"blob": self._write_blob(data), "metadata": metadata}
+                                 for key, (data, metadata) in keys.items()} for bucket, keys in objects.items()}
             snapshot = (b'{"format":%d,"journal":%d,"published":%s,"s3":%s,"tables":%s}'
                         % (FORMAT, segment, _dumps(published), _dumps(s3_index), tables))
             atomic_write(self.path / "snapshot.json", snapshot)
