@@ -60,9 +60,7 @@ def viewer() -> policy.Actor:
     """The acting actor with its grants, loaded once per request from its User stream (consistent reads)."""
     actor = _VIEWER.get()
     if actor is None or actor.id != _ACTOR.get():
-        from chronicle.commands import load_actor
-
-        actor = load_actor(_ACTOR.get(), aws.aggregate_loader())
+        actor = policy.load_actor(_ACTOR.get(), aws.aggregate_loader())
         _VIEWER.set(actor)
     return actor
 

@@ -139,17 +139,3 @@ def test_a_stream_untouched_since_the_command_started_costs_no_extra_read(steps)
     counter.reset()
     assert not decide_and_append(change, store, loader).get("replayed")
     assert counter.reset() == ["GetItem", "Query", "PutItem"]
-
-
-def test_a_retried_update_without_started_at_still_finds_its_event_in_the_load(steps):
-    """An execution started before ValidateCommand stamped startedAt: the events the load read are searched."""
-    store, loader, counter = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-5", "data": {"name": "P", "ownerId": "o"}}),
-                      store, loader)
-    mine = command("ChangeProjectConfiguration", {"aggregateId": "p-5", "data": {"set": {"a": 1}}})
-    del mine["startedAt"]
-    first = decide_and_append(dict(mine), store, loader)
-    counter.reset()
-    again = decide_and_append(dict(mine), store, loader)
-    assert again["replayed"] and again["response"] == first["response"]
-    assert counter.reset() == ["GetItem", "Query"]

@@ -50,6 +50,20 @@ class Loaded:
 RECENT_KEPT = 50
 
 
+def _foreign(aggregate: Aggregate, event: dict[str, Any]) -> bool:
+    """A stream's type is its first event's: one that is not this aggregate's makes the stream another's."""
+    return event["eventSequence"] == 1 and event["eventType"] not in aggregate.event_types
+
+
+def _evolve(aggregate: Aggregate, aggregate_id: str, state: State, event: dict[str, Any]) -> State:
+    if event["eventType"] in aggregate.event_types:
+        return aggregate.evolve(state, event)
+    # Only the bug decision 0010 fixed could store it: never folded by the wrong evolve().
+    log.warning("skipping an event of another aggregate type", extra={
+        "aggregateId": aggregate_id, "eventType": event["eventType"], "aggregateType": aggregate.type})
+    return state
+
+
 class AggregateLoader:
     def __init__(self, store: EventStore, snapshot_table: str | None = None, snapshots: bool = True):
         self.store = store
@@ -75,14 +89,9 @@ class AggregateLoader:
         for event in self.store.iter_events(aggregate_id, version + 1, as_of_version):
             if as_of_time is not None and event["timestamp"] > as_of_time:
                 break
-            if event["eventType"] not in aggregate.event_types:
-                if event["eventSequence"] == 1:  # the stream is of another type: none of this one (decision 0010)
-                    return Loaded(aggregate.initial_state(), 0, None, 0, read + 1, foreign=True)
-                # Only the bug decision 0010 fixed could store it: never folded by the wrong evolve().
-                log.warning("skipping an event of another aggregate type", extra={
-                    "aggregateId": aggregate_id, "eventType": event["eventType"], "aggregateType": aggregate.type})
-            else:
-                state = aggregate.evolve(state, event)
+            if _foreign(aggregate, event):  # the stream is of another type: none of this one (decision 0010)
+                return Loaded(aggregate.initial_state(), 0, None, 0, read + 1, foreign=True)
+            state = _evolve(aggregate, aggregate_id, state, event)
             version, last_timestamp, read = event["eventSequence"], event["timestamp"], read + 1
             head_hash = event.get("hash") or GENESIS
             recent.append(event)
