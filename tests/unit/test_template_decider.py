@@ -139,3 +139,10 @@ def test_remove_service_rules():
         "ServiceExists"]
     assert project.decide("RemoveService", {"serviceName": "web"}, state) == [("ServiceRemoved",
                                                                                 {"serviceName": "web"})]
+
+
+def test_a_template_parameter_pattern_does_not_accept_a_trailing_newline():
+    schema = {"type": "object", "properties": {"region": {"type": "string", "pattern": "^[a-z]+-[0-9]$"}}}
+    assert add(project_with(), template_facts(parameters=schema), parameters={"region": "eu-1"})
+    details = broken(lambda: add(project_with(), template_facts(parameters=schema), parameters={"region": "eu-1\n"}))
+    assert [d["path"] for d in details] == ["$.data.parameters.region"]

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
 from chronicle.domain import Aggregate, NewEvent, State
 from chronicle.domain.template import is_usable
 from chronicle.errors import BusinessRuleViolation
 from chronicle.policy import ANYONE, Need
+from chronicle.schemas.ecma import Validator as EcmaValidator
 
 
 # What a project's configuration may hold, as compact UTF-8 JSON (how the read model and snapshots store it). With
@@ -98,7 +98,7 @@ def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -
         broken.append({"rule": "TemplateValidated", "path": "$.data.templateId", "templateId": template_id,
                        "message": f"the template cannot be used: {why}"})
     else:
-        validator = Draft202012Validator(template["parameters"])
+        validator = EcmaValidator(template["parameters"])  # `$` is the end of the text, as in ECMA-262
         try:
             errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)))
         except Unresolvable as error:  # validation refuses such schemas; this guards templates validated before
