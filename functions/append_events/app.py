@@ -15,9 +15,8 @@ store, loader = aws.event_store(), aws.aggregate_loader()
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    # {"command", "attempt": the step's $$.State.RetryCount}; an execution started before the workflows passed the
-    # attempt (in flight across a deploy) passes the command itself: attempt unknown, looked for as a retry.
-    event, attempt = (event["command"], event.get("attempt")) if "command" in event else (event, None)
+    # {"command", "attempt": the step's $$.State.RetryCount (absent: unknown, looked for as a retry)}
+    event, attempt = event["command"], event.get("attempt")
     logger.append_keys(commandType=event["commandType"], aggregateId=event["aggregateId"],
                        commandId=event["commandId"], correlationId=event["correlationId"])
     try:

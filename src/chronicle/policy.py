@@ -1,4 +1,4 @@
-"""Who may do what (SPEC section 7): a pure policy, like the deciders. No I/O here.
+"""Who may do what: a pure policy, like the deciders, and its one application for both sides.
 
 Resources are strings: ``project:<id>``, ``template:<id>``, ``user:<id>``, and the patterns ``project:*``,
 ``template:*``, ``user:*`` and ``*``. Permissions are ``read`` < ``write`` < ``admin``: each implies the ones before
@@ -8,12 +8,20 @@ The facts come from the caller: the actor's own grants (folded from the actor's 
 from the event store, never from a read model that may lag behind a revoke), whether the actor is a bootstrap
 admin (stack parameter AdminActorIds), and, per command, the actors its aggregate lets act regardless of grants
 (a project's creator and owner, a template's uploader, a user themself): see ``Need``.
+
+``load_actor`` and ``authorize`` apply it: the only functions here that read, through the loader they are given.
+The command side (AppendEvents) authorizes with them, the read side (GraphQL) loads its viewer with them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+from chronicle.errors import Forbidden
+from chronicle.ids import is_aggregate_id
 
 PERMISSIONS = ("read", "write", "admin")
 _RANK = {name: rank for rank, name in enumerate(PERMISSIONS)}
@@ -71,3 +79,31 @@ def is_admin(actor: Actor, resource: str = "*") -> bool:
 
 def actor_from(actor_id: str, grants: Iterable[Iterable[str]], admin_ids: Iterable[str]) -> Actor:
     return Actor(actor_id, frozenset((str(r), str(p)) for r, p in grants), actor_id in set(admin_ids))
+
+
+# ---- the policy applied: one entry for the write side (AppendEvents) and the read side (GraphQL) --------------
+def admin_actor_ids() -> frozenset[str]:
+    """The bootstrap admins: stack parameter AdminActorIds -> ADMIN_ACTOR_IDS (comma-separated)."""
+    return frozenset(a.strip() for a in os.environ.get("ADMIN_ACTOR_IDS", "").split(",") if a.strip())
+
+
+def load_actor(actor_id: str, loader: Any) -> Actor:
+    """The actor's grants, folded from its own User stream by `loader` (an AggregateLoader: consistent reads of
+    the event store, never a read model that may lag behind a revoke)."""
+    from chronicle.domain import user
+
+    state = loader.load(user.AGGREGATE, actor_id).state if is_aggregate_id(actor_id) else user.initial_state()
+    return actor_from(actor_id, [(e["resource"], e["permission"]) for e in state["permissions"]],
+                      admin_actor_ids())
+
+
+def authorize(aggregate: Any, command: dict[str, Any], state: dict[str, Any], loader: Any) -> None:
+    """Forbidden (403) naming each permission and resource the command needs and the actor lacks."""
+    actor_id = command["actorId"]
+    need = aggregate.need(command["commandType"], command["data"], state, command["aggregateId"], actor_id)
+    if not need.all_of or actor_id in need.unless:
+        return
+    lacking = missing(load_actor(actor_id, loader), need)
+    if lacking:
+        wanted = ", ".join(f"{m['permission']} on {m['resource']}" for m in lacking)
+        raise Forbidden(f"{actor_id!r} may not {command['commandType']} here: it needs {wanted}.", lacking)

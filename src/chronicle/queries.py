@@ -59,9 +59,7 @@ def viewer() -> policy.Actor:
     """The acting actor with its grants, loaded once per request from its User stream (consistent reads)."""
     actor = _VIEWER.get()
     if actor is None or actor.id != _ACTOR.get():
-        from chronicle.commands import load_actor
-
-        actor = load_actor(_ACTOR.get(), aws.aggregate_loader())
+        actor = policy.load_actor(_ACTOR.get(), aws.aggregate_loader())
         _VIEWER.set(actor)
     return actor
 
@@ -174,7 +172,7 @@ def projectAt(id: str, version: int | None = None, asOf: str | None = None) -> d
 
 # AppSync's AWSDateTime: an extended ISO-8601 date-time with seconds optional, fraction optional and the offset
 # required ("Z" or +hh:mm[:ss]).
-_AWS_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}(?::\d{2})?)$")
+_AWS_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}(?::\d{2})?)\Z")
 
 
 def parse_aws_datetime(value: Any, name: str = "asOf") -> datetime:

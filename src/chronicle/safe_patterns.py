@@ -22,6 +22,8 @@ import regex
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from chronicle.schemas.ecma import python_pattern
+
 try:  # the standard library's parser of regular expressions, used only to look at a pattern's shape
     import re._constants as _sre_constants  # type: ignore[import-not-found]
     import re._parser as _sre_parse  # type: ignore[import-not-found]
@@ -36,7 +38,8 @@ _UNBOUNDED = _sre_constants.MAXREPEAT
 
 
 def _compiled(pattern: str) -> Any:
-    return regex.compile(pattern, regex.V0)
+    # ECMA-262's `$` (the end of the text, never before a final newline: chronicle.schemas.ecma)
+    return regex.compile(python_pattern(pattern), regex.V0)
 
 
 def _only_repetitions(items: Any) -> tuple[bool, bool]:

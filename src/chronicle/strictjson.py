@@ -17,6 +17,7 @@ MAX_DEPTH = 64  # nesting levels of arrays and objects (SPEC section 4)
 
 _NON_ZERO_DIGIT = re.compile(r"[1-9]")
 _MAX_DOUBLE = int(1.7976931348623157e308)
+_MAX_DOUBLE_DIGITS = len(str(_MAX_DOUBLE))  # 309: JSON has no leading zeros, so more digits is more
 
 
 class StrictJSONError(ValueError):
@@ -43,6 +44,8 @@ def _float(text: str) -> float:
 
 
 def _int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DOUBLE_DIGITS:  # before int(): Python refuses 4,300+ digits with its own text
+        raise StrictJSONError(f"the number {text[:40]}... ({len(text.lstrip('-'))} digits) is too large for a double")
     value = int(text)
     if abs(value) > _MAX_DOUBLE:
         raise StrictJSONError(f"the number {text[:40]}... is too large for a double")

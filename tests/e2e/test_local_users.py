@@ -6,7 +6,7 @@ import threading
 import uuid
 
 import pytest
-from local_helpers import http
+from local_helpers import ADMIN, http
 
 pytestmark = pytest.mark.e2e
 
@@ -135,3 +135,28 @@ def test_a_revoke_is_effective_on_the_next_command(runtime):
     status, body = command(runtime, "ChangeProjectConfiguration",
                            {"aggregateId": project, "data": {"set": {"a": 2}}}, helper)
     assert status == 403 and body["details"] == [{"permission": "write", "resource": f"project:{project}"}]
+
+
+def test_over_http_a_stream_keeps_its_type_and_a_command_id_its_actor(runtime):
+    """Issue 20 items 1, 2 and 5 through the server: a command of another type on a stream is the 404 of a missing
+    stream; a stranger's reuse of a commandId is its own command; ids with a trailing newline are 400."""
+    bob, mallory = f"bob-{uuid.uuid4().hex[:8]}", f"mallory-{uuid.uuid4().hex[:8]}"
+    assert command(runtime, "RegisterUser", {"data": {"email": f"{bob}@example.com", "displayName": "B"}}, bob)[0] == 200
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    status, body = command(runtime, "CreateProject", {"aggregateId": project, "commandId": key,
+                                                      "data": {"name": "Secret", "ownerId": bob}}, bob)
+    assert status == 200, body
+    for command_type, target, data, actor in [
+            ("ChangeProjectConfiguration", bob, {"set": {"a": 1}}, ADMIN),
+            ("UpdateUserProfile", project, {"displayName": "X"}, ADMIN),
+            ("EraseUserPersonalData", project, {}, ADMIN)]:
+        status, refused = command(runtime, command_type, {"aggregateId": target, "data": data}, actor)
+        assert (status, refused["error"]) == (404, "AggregateNotFound"), (command_type, refused)
+    status, theirs = command(runtime, "CreateProject", {"commandId": key, "data": {"name": "M", "ownerId": mallory}},
+                             mallory)
+    assert status == 200 and theirs["aggregateId"] != project and project not in str(theirs)
+    for body in ({"aggregateId": f"{project}\n", "data": {"set": {"a": 1}}},
+                 {"aggregateId": project, "data": {"set": {"a": 1}}, "commandId": "x"}):
+        status, answer = command(runtime, "ChangeProjectConfiguration", body, bob)
+        assert status == (400 if body["aggregateId"].endswith("\n") else 200), answer

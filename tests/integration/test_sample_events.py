@@ -209,18 +209,18 @@ def test_template_and_service_samples_chain(aws):
     assert "body" not in command["data"] and command["data"]["bodyKey"].startswith("templates/")
     follow_up = sample("load_facts", "validate-after-upload")
     assert {k: v for k, v in follow_up["after"].items() if k != "outcome"} == command  # the sample is this step's
-    uploaded = handler("append_events")(command, Context())
+    uploaded = handler("append_events")({"command": command}, Context())
     assert uploaded["response"] == follow_up["after"]["outcome"]["response"] | {
         "events": [uploaded["response"]["events"][0]]}
     validate = handler("load_facts")(follow_up, Context())
     assert validate["facts"] == {"atVersion": 1, "validation": {"valid": True, "errors": []}}
-    validated = handler("append_events")(validate, Context())
+    validated = handler("append_events")({"command": validate}, Context())
     assert [e["eventType"] for e in validated["response"]["events"]] == ["TemplateUploaded", "TemplateValidated"]
 
     handler("append_events")(sample("append_events", "create-project"), Context())
     add = handler("load_facts")(sample("load_facts", "add-service"), Context())
     assert add["facts"]["checks"] == [{"aggregateId": "sample-template-1", "version": 2}]
-    assert handler("append_events")(add, Context())["response"]["version"] == 2
+    assert handler("append_events")({"command": add}, Context())["response"]["version"] == 2
 
     assert handler("template_projector")(sample("template_projector", "template-uploaded"), Context())["applied"] == 1
     assert handler("template_usage_projector")(sample("template_usage_projector", "service-added"),

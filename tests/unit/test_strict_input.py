@@ -128,3 +128,17 @@ def test_a_60_kb_actor_id_is_a_400_not_stored_in_every_event():
 @pytest.mark.parametrize("body", ["", "  ", "null", "[]", '"text"', "5"])
 def test_a_body_that_is_not_an_object_is_a_400(body):
     assert refused(body).code == "ValidationError"
+
+
+def test_a_5000_digit_integer_is_our_400_not_pythons_digit_limit_message():
+    error = refused('{"aggregateId": "p", "data": {"set": {"n": 1' + "0" * 5000 + '}}}', "ChangeProjectConfiguration")
+    assert (error.code, error.status) == ("ValidationError", 400)
+    assert "set_int_max_str_digits" not in json.dumps(error.body()) and "too large for a double" in error.message
+
+
+def test_schema_patterns_have_ecma_end_of_text_semantics():
+    from chronicle.schemas.ecma import Validator, python_pattern
+
+    assert python_pattern(r"^a[$]b\$c$") == r"^a[$]b\$c\Z"
+    validator = Validator({"type": "string", "pattern": "^[a-z]+$"})
+    assert validator.is_valid("svc") and not validator.is_valid("svc\n")

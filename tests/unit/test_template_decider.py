@@ -198,3 +198,10 @@ def test_add_service_evaluates_patterns_with_a_time_budget_and_without_holding_t
     assert all("within" in d["message"] for d in details), details
     during = [t for t in ticks if started <= t <= started + took]
     assert len(during) >= 3  # the other thread ran while the patterns were evaluated
+
+
+def test_a_template_parameter_pattern_does_not_accept_a_trailing_newline():
+    schema = {"type": "object", "properties": {"region": {"type": "string", "pattern": "^[a-z]+-[0-9]$"}}}
+    assert add(project_with(), template_facts(parameters=schema), parameters={"region": "eu-1"})
+    details = broken(lambda: add(project_with(), template_facts(parameters=schema), parameters={"region": "eu-1\n"}))
+    assert [d["path"] for d in details] == ["$.data.parameters.region"]

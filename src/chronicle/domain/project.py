@@ -102,7 +102,7 @@ def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -
                     "message": f"the template's parameter schema cannot be applied: {u['path']}: {u['message']}"}
                    for u in unsafe]
     else:
-        validator = safe_patterns.SafeValidator(template["parameters"])
+        validator = safe_patterns.SafeValidator(template["parameters"])  # ECMA `$`, a time budget per match
         try:
             errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)))
         except Unresolvable as error:  # validation refuses such schemas; this guards templates validated before

@@ -11,17 +11,31 @@ same transaction (chronicle.personal), and a taken email is refused as rule Emai
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from chronicle.domain import Aggregate, NewEvent, State
-from chronicle.errors import BusinessRuleViolation
-from chronicle.policy import ANYONE, Need
+from chronicle.errors import BusinessRuleViolation, ValidationError
+from chronicle.policy import ANYONE, Need, covers, implies
 
 PERSONAL_FIELDS = ("email", "displayName")
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): invisible, so two emails that differ only
+# by one look the same to a person and must be the same email.
+_DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]")
+
+
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The one form of an email: stored, compared and HMACed for EmailUnique. NFKC (fullwidth and compatibility
+    forms, NFC vs NFD), default-ignorable code points removed (zero-width, joiners, variation selectors), trimmed,
+    case-folded, then NFKC again (case folding can leave a decomposed form)."""
+    text = _DEFAULT_IGNORABLE.sub("", unicodedata.normalize("NFKC", email)).strip()
+    return unicodedata.normalize("NFKC", text.casefold())
 
 
 def initial_state() -> State:
@@ -41,7 +55,8 @@ def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[st
            ) -> list[NewEvent]:
     """`state` has its personal fields opened (plain text, or None when erased)."""
     if command_type == "RegisterUser":
-        return [("UserRegistered", {"email": normalise_email(data["email"]), "displayName": data["displayName"]})]
+        return [("UserRegistered", {"email": _valid_email(normalise_email(data["email"])),
+                                    "displayName": data["displayName"]})]
 
     if command_type == "UpdateUserProfile":
         if state["erased"]:
@@ -49,7 +64,7 @@ def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[st
                                         [{"rule": "PersonalDataErased"}])
         changes: dict[str, str] = {}
         if "email" in data and normalise_email(data["email"]) != state["email"]:
-            changes["email"] = normalise_email(data["email"])
+            changes["email"] = _valid_email(normalise_email(data["email"]))
         if "displayName" in data and data["displayName"] != state["displayName"]:
             changes["displayName"] = data["displayName"]
         if not changes:
@@ -67,6 +82,7 @@ def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[st
             raise BusinessRuleViolation("A permission cannot be granted and revoked in the same change.",
                                         [{"rule": "PermissionChangeDisjoint", "entries": _entries(both)}])
         held = _pairs(state["permissions"])
+        _refuse_ineffective_revokes(revoke, (held | grant) - revoke)
         # Granting what is held, or revoking what is not, is accepted: the event records what actually changed.
         return [("UserPermissionsChanged", {"granted": _entries(grant - held), "revoked": _entries(revoke & held)})]
 
@@ -77,6 +93,32 @@ def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[st
         return [("UserPersonalDataErased", {"fields": list(PERSONAL_FIELDS)})]
 
     raise ValueError(f"User does not handle {command_type}")  # routing bug, not user input
+
+
+def _refuse_ineffective_revokes(revoke: set[tuple[str, str]], after: set[tuple[str, str]]) -> None:
+    """A revoke the user would still hold through another grant (`write` from an `admin` holder, `project:p` from
+    a holder of `project:*`) would answer 200 and change nothing: refused, naming the grants that imply it."""
+    still = []
+    for resource, permission in sorted(revoke):
+        implied_by = [{"resource": r, "permission": p} for r, p in sorted(after)
+                      if covers(r, resource) and implies(p, permission)]
+        if implied_by:
+            still.append({"rule": "RevokeStillImplied", "resource": resource, "permission": permission,
+                          "impliedBy": implied_by})
+    if still:
+        raise BusinessRuleViolation(
+            "Revoking " + ", ".join(f"{s['permission']} on {s['resource']}" for s in still) + " would change "
+            "nothing: the user keeps it through a stronger or wider grant (details: impliedBy). Revoke that grant "
+            "too, and grant back what should remain.", still)
+
+
+def _valid_email(email: str) -> str:
+    """The normalised email still has the shape the schema asked of the given one (normalising can remove all of
+    one side, or turn a fullwidth ＠ into a second @)."""
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+        raise ValidationError("The email is not valid once normalised (NFKC, invisible characters removed).",
+                              [{"path": "$.data.email", "message": "not an email once normalised"}])
+    return email
 
 
 def evolve(state: State, event: dict[str, Any]) -> State:

@@ -12,70 +12,24 @@ AppendConflict.existing, which lets a command recognise its own earlier attempt.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 from collections.abc import Iterator
 
 import boto3
 from botocore.exceptions import ClientError
 
-from chronicle.errors import ChronicleError, PayloadTooLarge
-from chronicle.eventstore.chain import GENESIS, chain_from, seal
-from chronicle.eventstore.items import (MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, from_item,
-                                        item_size, to_item)
+from chronicle.errors import PayloadTooLarge
+from chronicle.eventstore.append_plan import ANY, NO_STREAM, AppendPlan, AppendRequest, ExpectedVersion, plan
+from chronicle.eventstore.chain import GENESIS, chain_from
+from chronicle.eventstore.items import MAX_ITEM_BYTES, from_item, item_size
+from chronicle.eventstore.refusals import (AppendConflict, CommandAlreadyRecorded, ConditionFailed, FactsChanged,
+                                           InvalidEvent, StreamIncomplete)
 from chronicle.schemas import SchemaRegistry, registry
 
 log = logging.getLogger(__name__)
 
-NO_STREAM: Literal["no-stream"] = "no-stream"  # a create command: the stream must not exist yet
-ANY: Literal["any"] = "any"  # append after whatever is there now (the store reads the version first)
-ExpectedVersion = int | Literal["no-stream", "any"]
-
-
-class AppendConflict(Exception):
-    """Another writer got there first: the stream is not at the expected version."""
-
-    def __init__(self, aggregate_id: str, expected: ExpectedVersion, existing: dict[str, Any] | None = None):
-        self.aggregate_id, self.expected = aggregate_id, expected
-        self.existing = existing  # the stored event that refused the write, when DynamoDB returned it
-        super().__init__(f"stream {aggregate_id!r} is not at version {expected}")
-
-
-class FactsChanged(AppendConflict):
-    """Another stream the command's decision relied on (a `checks` entry) is no longer at the version read."""
-
-    def __init__(self, aggregate_id: str, checks: list[dict[str, Any]]):
-        super().__init__(aggregate_id, "checked")
-        self.checks = checks
-
-
-class CommandAlreadyRecorded(Exception):
-    """The command log already holds this commandId (a retry, or a reuse of the key)."""
-
-    def __init__(self, command_id: str):
-        self.command_id = command_id
-        super().__init__(f"command {command_id!r} is already recorded")
-
-
-class ConditionFailed(Exception):
-    """A condition of one of the caller's extra transaction items failed (e.g. an email already reserved)."""
-
-    def __init__(self, tag: str):
-        self.tag = tag
-        super().__init__(f"transaction condition {tag!r} failed")
-
-
-class StreamIncomplete(Exception):
-    """Events are missing from both the table and the archive: data loss (or tampering), never a normal state."""
-
-    def __init__(self, aggregate_id: str, first: int, last: int):
-        self.aggregate_id, self.first, self.last = aggregate_id, first, last
-        super().__init__(f"stream {aggregate_id!r}: events {first}..{last} are neither in the table nor archived")
-
-
-class InvalidEvent(ChronicleError):
-    """The decider produced an event its own schema refuses: a bug, so the command fails and nothing is written."""
-
-    code = "InternalError"
+__all__ = ["ANY", "NO_STREAM", "AppendConflict", "AppendRequest", "CommandAlreadyRecorded", "ConditionFailed",
+           "EventStore", "ExpectedVersion", "FactsChanged", "InvalidEvent", "StreamIncomplete"]
 
 
 class EventStore:
@@ -116,85 +70,47 @@ class EventStore:
         PayloadTooLarge (before any write) when DynamoDB's limits would be broken, InvalidEvent when an
         event does not match its schema.
         """
-        extra_items = extra_items or []
-        if not events:
-            return []
-        if expected_version == ANY:
-            base, head_hash = self.head(aggregate_id)
-            previous_hash = previous_hash or head_hash
-        elif expected_version == NO_STREAM:
-            base, previous_hash = 0, GENESIS
-        else:
-            base = int(expected_version)
-        numbered = [{**event, "aggregateId": aggregate_id, "eventSequence": base + i}
-                    for i, event in enumerate(events, start=1)]
-        for event in numbered:
-            self._check_schema(event)
-        items = [to_item(event) for event in numbered]
-        seal(items, GENESIS)  # a hash of the final size, so the limits below count it
-        # An exact version is the caller's word: check that event `base` exists, so that a version from the future
-        # can never leave a gap (ANY read it from the store, NO_STREAM starts at 1).
-        check_previous = isinstance(expected_version, int) and base > 0 and not head_read
-        checks = [c for c in (checks or []) if c["aggregateId"] != aggregate_id]
-        self._check_limits(items, command_record,
-                           extra_items=int(check_previous) + len(checks) + len(extra_items))
-        if previous_hash is None:
-            previous_hash = GENESIS if base == 0 else self._hash_of(aggregate_id, base)
-        seal(items, previous_hash)  # computed here, stored in the same request: the chain costs no request
-        numbered = [{**event, "hash": item["hash"]["S"]} for event, item in zip(numbered, items, strict=True)]
+        return self.execute(AppendRequest(aggregate_id, events, expected_version, command_record,
+                                          tuple(checks or ()), tuple(extra_items or ()), head_read, previous_hash))
 
-        puts = [{"Put": {"TableName": self.event_table, "Item": item,
-                         "ConditionExpression": "attribute_not_exists(eventSequence)",
-                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for item in items]
-        if check_previous:
-            puts.append({"ConditionCheck": {
-                "TableName": self.event_table, "ConditionExpression": "attribute_exists(eventSequence)",
-                "Key": {"aggregateId": {"S": aggregate_id}, "eventSequence": {"N": str(base)}}}})
-        first_check = len(puts)
-        for check in checks:  # the other stream has no event after the version the decision read
-            puts.append({"ConditionCheck": {
-                "TableName": self.event_table, "ConditionExpression": "attribute_not_exists(eventSequence)",
-                "Key": {"aggregateId": {"S": check["aggregateId"]},
-                        "eventSequence": {"N": str(int(check["version"]) + 1)}}}})
-        first_extra = len(puts)
-        puts.extend(item for item, _ in extra_items)  # a reservation, a key: all or nothing with the events
-        if command_record is not None:
-            puts.append({"Put": {"TableName": self.command_table, "Item": command_record,
-                                 "ConditionExpression": "attribute_not_exists(commandId)"}})
+    def execute(self, request: AppendRequest) -> list[dict[str, Any]]:
+        """Plan the append (numbered, checked), chain it, write it in one request; a refusal is its exception."""
+        if not request.events:
+            return []
+        base, previous_hash = self._base(request)
+        planned = plan(request, base, self.schemas)
+        if previous_hash is None:
+            previous_hash = GENESIS if base == 0 else self._hash_of(request.aggregate_id, base)
+        planned.sealed(previous_hash, self.event_table, self.command_table)
         try:
-            self._write(puts)
+            self._write([write.entry for write in planned.writes])
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
-                existing = error.response.get("Item")
-                raise AppendConflict(aggregate_id, expected_version, from_item(existing) if existing else None) \
-                    from None
-            if code == "TransactionCanceledException":
-                cancelled = error.response.get("CancellationReasons", [])
-                reasons = [r.get("Code") for r in cancelled]
-                if command_record is not None and len(reasons) == len(puts) \
-                        and reasons[-1] == "ConditionalCheckFailed":
-                    raise CommandAlreadyRecorded(command_record["commandId"]["S"]) from None
-                moved = [check for i, check in enumerate(checks)
-                         if len(reasons) == len(puts) and reasons[first_check + i] == "ConditionalCheckFailed"]
-                if moved:
-                    raise FactsChanged(aggregate_id, moved) from None
-                stream_moved = "ConditionalCheckFailed" in reasons[:first_check]
-                for (_, tag), reason in zip(extra_items, reasons[first_extra:], strict=False):
-                    if reason == "ConditionalCheckFailed" and not stream_moved:
-                        raise ConditionFailed(tag) from None
-                # ConditionalCheckFailed on an event, or TransactionConflict with a concurrent writer.
-                existing = next((r["Item"] for r in cancelled[:len(items)] if r.get("Item")), None)
-                raise AppendConflict(aggregate_id, expected_version, from_item(existing) if existing else None) \
-                    from None
-            if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():
-                # DynamoDB measured an item over its limit that our estimate let through (moto's limit is
-                # 405,000 bytes, AWS documents 409,600): the write was refused whole, so nothing is stored.
-                raise PayloadTooLarge(
-                    f"DynamoDB refused an event of this command as too large: {error.response['Error']['Message']}",
-                    [{"bytes": max(item_size(item) for item in items), "limit": MAX_ITEM_BYTES}]) from None
-            raise
-        return numbered
+            raise self._refusal(planned, error) from None
+        return planned.numbered
+
+    def _base(self, request: AppendRequest) -> tuple[int, str | None]:
+        """The version the events follow, and what the first chains from when already known."""
+        if request.expected_version == ANY:
+            base, head_hash = self.head(request.aggregate_id)
+            return base, request.previous_hash or head_hash
+        if request.expected_version == NO_STREAM:
+            return 0, GENESIS
+        return int(request.expected_version), request.previous_hash
+
+    @staticmethod
+    def _refusal(planned: AppendPlan, error: ClientError) -> Exception:
+        code = error.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException":  # the single PutItem: the event's own condition
+            return planned.conflict(error.response.get("Item"))
+        if code == "TransactionCanceledException":
+            return planned.refusal(error.response.get("CancellationReasons", []))
+        if code == "ValidationException" and "size" in error.response["Error"].get("Message", "").lower():
+            # DynamoDB measured an item over its limit that our estimate let through (moto's limit is
+            # 405,000 bytes, AWS documents 409,600): the write was refused whole, so nothing is stored.
+            return PayloadTooLarge(
+                f"DynamoDB refused an event of this command as too large: {error.response['Error']['Message']}",
+                [{"bytes": max(item_size(item) for item in planned.items), "limit": MAX_ITEM_BYTES}])
+        return error
 
     def _write(self, writes: list[dict[str, Any]]) -> None:
         """One request: a single Put as a conditional PutItem (half the write units of a transaction), anything
@@ -204,31 +120,6 @@ class EventStore:
             self.client.put_item(**writes[0]["Put"])
         else:
             self.client.transact_write_items(TransactItems=writes)
-
-    def _check_schema(self, event: dict[str, Any]) -> None:
-        errors = self.schemas.event_errors(event["eventType"], int(event["version"]), event["eventData"])
-        if errors:
-            path = self.schemas.event_schema_path(event["eventType"], int(event["version"]))
-            log.error("refusing to store an event its schema rejects", extra={
-                "event": event, "schema": str(path), "errors": errors})
-            raise InvalidEvent(f"{event['eventType']} v{event['version']} does not match {path.name}", errors)
-
-    @staticmethod
-    def _check_limits(items: list[dict], command_record: dict | None, extra_items: int = 0) -> None:
-        sizes = [item_size(item) for item in items]
-        for i, size in enumerate(sizes):
-            if size > MAX_ITEM_BYTES:
-                raise PayloadTooLarge(
-                    f"The resulting event is {size} bytes; an event item may hold at most {MAX_ITEM_BYTES}.",
-                    [{"eventIndex": i, "eventType": items[i]["eventType"]["S"], "bytes": size,
-                      "limit": MAX_ITEM_BYTES}])
-        count = len(items) + (command_record is not None) + extra_items
-        total = sum(sizes) + (item_size(command_record) if command_record else 0)
-        if count > MAX_TRANSACTION_ITEMS or total > MAX_TRANSACTION_BYTES:
-            raise PayloadTooLarge(
-                f"The command would append {len(items)} events ({total} bytes); one atomic append holds at most "
-                f"{MAX_TRANSACTION_ITEMS} items and {MAX_TRANSACTION_BYTES} bytes.",
-                [{"events": len(items), "bytes": total}])
 
     # ---- reading ---------------------------------------------------------------------------------
     def read(self, aggregate_id: str, from_sequence: int = 1, to_sequence: int | None = None,

@@ -81,7 +81,7 @@ class CommandRunner:
         return self.state_machines.get(command_state_machine_name(self.stack_name, command_type))
 
     def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any]]:
-        arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.match(command_type) else None
+        arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.fullmatch(command_type) else None
         if arn is None:
             return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
         request_id = str(uuid.uuid4())
@@ -322,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self.connection.settimeout(None)  # a subscription may stay quiet for long; the protocol has pings
                 handler(self)
-        elif path == "/graphql" or _COMMAND_PATH.match(path):
+        elif path == "/graphql" or _COMMAND_PATH.fullmatch(path):
             self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
         else:
             self._not_found()
@@ -330,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _other(self) -> None:
         self.close_connection = True  # a body may follow that we do not read
         path = self._path()
-        allowed = "POST" if path == "/graphql" or _COMMAND_PATH.match(path) else \
+        allowed = "POST" if path == "/graphql" or _COMMAND_PATH.fullmatch(path) else \
             "GET, HEAD" if path in ("/health", "/health/") else None
         if allowed:
             self._send_json(405, error_body("MethodNotAllowed", f"{self.command} is not allowed on {path}: use "
@@ -343,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         path = self._path()
-        match = _COMMAND_PATH.match(path)
+        match = _COMMAND_PATH.fullmatch(path)
         if not match and path != "/graphql":
             if self._read_body() is not None:  # else it answered already (bad framing, too large)
                 self._not_found()

@@ -115,11 +115,12 @@ def rebuild(store: EventStore, table: str, model: FoldedModel, ids: Iterable[str
     report = RebuildReport()
     loader = AggregateLoader(store, None)  # folds with the aggregate's evolve, as the projector does
     for stream_id in (ids if ids is not None else stream_ids(store, model.created_event)):
-        state = loader.load(model.aggregate, stream_id).state
-        if state["version"] == 0:
+        loaded = loader.load(model.aggregate, stream_id)
+        state = loaded.state
+        if state["version"] == 0 and not loaded.foreign:
             report.missing.append(stream_id)
             continue
-        if not state.get("exists"):
+        if loaded.foreign or not state.get("exists"):  # a stream of another model (docs/decisions/0010)
             report.other.append(stream_id)
             continue
         try:

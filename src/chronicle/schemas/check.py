@@ -35,9 +35,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from chronicle.schemas.ecma import Validator
+
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 LOCK_FILE = "lock.json"
-VERSION_FILE = re.compile(r"^v(\d+)\.json$")
+VERSION_FILE = re.compile(r"^v(\d+)\.json\Z")
 Upcasters = dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]]
 
 
@@ -153,7 +155,7 @@ def _check_schemas(root: Path, report: CheckReport) -> dict[Path, Draft202012Val
         if "additionalProperties" not in schema and "unevaluatedProperties" not in schema:
             report.problems.append(f"{name}: decide `additionalProperties` explicitly at the top level "
                                    "(false for a closed shape, or a schema / true on purpose)")
-        validators[path] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        validators[path] = Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return validators
 
 

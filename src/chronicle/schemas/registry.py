@@ -13,9 +13,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from chronicle.schemas.ecma import Validator
+
 from chronicle.schemas.upcasters import UPCASTERS
 
-_VERSION_FILE = re.compile(r"^v(\d+)\.json$")
+_VERSION_FILE = re.compile(r"^v(\d+)\.json\Z")
 
 
 def default_root() -> Path:
@@ -75,7 +77,7 @@ class SchemaRegistry:
         if validator is None:
             schema = json.loads(path.read_text())
             Draft202012Validator.check_schema(schema)
-            validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            validator = Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
             self._validators[path] = validator
         return validator
 
