@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from chronicle.local import snapshot as snapshots
 from chronicle.local.journal import read_segments
 from chronicle.local.runtime import LocalRuntime
 from chronicle.local.statedir import FORMAT, StateDirLocked
@@ -43,8 +44,8 @@ def test_the_journal_is_replayed_over_the_last_checkpoint(tmp_path):
                                 [TABLE, {"id": {"S": "b"}}, {"id": {"S": "b"}, "n": {"N": "7"}}]]]
     finally:
         rt.stop(save=False)  # no final checkpoint: the next start has only the journal to go by
-    snapshot = json.loads((tmp_path / "snapshot.json").read_text())
-    assert snapshot["format"] == FORMAT and snapshot["tables"][TABLE] == []
+    snapshot = snapshots.read(tmp_path / "snapshot.json")
+    assert snapshot.format == FORMAT and snapshot.body["tables"][TABLE] == []
 
     rt = start(tmp_path)
     try:

@@ -42,7 +42,7 @@ from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, 
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
 from . import fastpath
-from .journal import JournalClosed
+from .journal import JournalClosed, JournalFailed
 
 log = logging.getLogger("chronicle.local.server")
 
@@ -253,6 +253,12 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         try:
+            fenced = server.fence() if server.fence is not None and self._path() not in ("/health", "/health/") \
+                else None
+            if fenced is not None:  # a journal write failed: nothing it serves could be trusted to be saved
+                self.close_connection = True
+                self._send_json(*fenced, {"connection": "close"})
+                return
             fn()
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -306,7 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self) -> None:
         path = self._path()
         if path in ("/health", "/health/"):
-            self._send_json(200, self.server.health())
+            health = self.server.health()
+            self._send_json(200 if health.get("status", "ok") == "ok" else 503, health)
         elif path == "/graphql" and self.headers.get("upgrade", "").lower() == "websocket":
             handler = self.server.websocket_handler
             if handler is None:
@@ -361,6 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     status, body = 503, error_body("ServiceUnavailable", "The local runtime stopped before this "
                                                    "command's outcome was saved; retry it with the same commandId.")
+                except JournalFailed:
+                    self.close_connection = True
+                    status, body = self.server.fence() or (503, error_body("StorageFailure", "The journal failed."))
             self._send_json(status, body)
         else:
             self._graphql(raw)
@@ -396,6 +406,7 @@ class _HTTPServer(ThreadingHTTPServer):
     websocket_handler: Callable[[BaseHTTPRequestHandler], None] | None
     health: Callable[[], dict[str, Any]]
     before_answer: Callable[[], None] | None
+    fence: Callable[[], tuple[int, dict[str, Any]] | None] | None
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
@@ -433,13 +444,15 @@ class _HTTPServer(ThreadingHTTPServer):
 class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
-                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None) -> None:
         self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections)
         self.httpd.runner = runner
         self.httpd.graphql = graphql
         self.httpd.websocket_handler = None
         self.httpd.health = health
         self.httpd.before_answer = before_answer
+        self.httpd.fence = fence  # (status, body) every request but /health gets, e.g. after a failed journal write
         self._thread: threading.Thread | None = None
 
     @property
