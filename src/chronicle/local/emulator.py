@@ -171,16 +171,14 @@ def _outside_request(emulator: Emulator, moto_app: Any, environ: dict, start_res
     if refusal is not None:
         return _json_answer(start_response, *refusal)
     answer: list[Any] = []
-    body = moto_app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
-    if emulator.after_write is not None and emulator.is_write(environ):
-        try:
+    try:
+        body = moto_app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
+        if emulator.after_write is not None and emulator.is_write(environ):
             emulator.after_write()
-        except (JournalFailed, JournalClosed):
-            if hasattr(body, "close"):
-                body.close()
-            refusal = emulator.refusal(environ) or (503, {"__type": "ServiceUnavailable", "error": "ServiceUnavailable",
-                                                          "message": "The local runtime is stopping.", "details": []})
-            return _json_answer(start_response, *refusal)
+    except (JournalFailed, JournalClosed):  # raised by the journaled write itself, or by the sync
+        stopping = {"__type": "ServiceUnavailable", "error": "ServiceUnavailable", "details": [],
+                    "message": "The local runtime is stopping."}
+        return _json_answer(start_response, *(emulator.refusal(environ) or (503, stopping)))
     start_response(*answer)
     return body
 
