@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import struct
 import threading
@@ -33,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("chronicle.local.journal")
 
 MAGIC = b"\x89CJR"
 _HEADER = struct.Struct(">4sIQI")  # magic, length, seq, crc32(length, seq, payload)
@@ -275,6 +278,8 @@ class Journal:
         """Record a failed write or sync (here or of a file the journal's records name): no more appends."""
         if self.failure is None:
             self.failure = JournalFailed(self.folder, error)
+            log.error("%s: every request is refused from now on (GET /health says so); free the disk and restart",
+                      self.failure)
         return self.failure
 
     def append(self, record: Any, dumps: Callable[[Any], bytes] | None = None) -> None:

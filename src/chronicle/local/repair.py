@@ -39,7 +39,8 @@ class Report:
 
     def lines(self) -> list[str]:
         out = [f"kept {self.kept} intact journal records"]
-        out += [f"LOST {line}" for line in self.lost] or ["lost nothing"]
+        out += [f"  {line.strip()}" if line.startswith(" ") else f"LOST {line}" for line in self.lost] \
+            or ["lost nothing"]
         out += [f"dropped {line}" for line in self.dropped_tail]
         if self.written is not None:
             out.append(f"wrote {self.written} and a new checkpoint header naming it")
@@ -80,6 +81,8 @@ def _span(before: int | None, after: int | None) -> str:
         return "an unknown number of records"
     if after - before - 1 <= 0:
         return "no numbered record (a damaged stretch between two consecutive records)"
+    if after - before == 2:
+        return f"record {before + 1}"
     return f"records {before + 1} to {after - 1} ({after - before - 1})"
 
 

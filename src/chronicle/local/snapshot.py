@@ -111,18 +111,17 @@ def check_state_dir(state_dir: Path, version: int | None) -> Snapshot | None:
     """Refuse (:class:`StateCorrupt`) a state directory with a missing or damaged checkpoint, journal segment or
     kms.json. Returns the checkpoint (None for an empty directory or format 1). ``version`` is format.json's."""
     snapshot_path = state_dir / "snapshot.json"
-    if version is None or version == 1:
-        if snapshot_path.exists():
-            raise StateCorrupt(f"{state_dir / 'format.json'} is missing beside {snapshot_path}")
-        if version is None and any(segment_path(state_dir / "journal", n).stat().st_size
-                                   for n in segments(state_dir / "journal")):
+    if version == 1:  # loaded from dynamodb/ and s3/ (a crash during its migration loads those again)
+        return None
+    if version is None and not snapshot_path.exists():  # new, or a first start that crashed before serving
+        if any(segment_path(state_dir / "journal", n).stat().st_size for n in segments(state_dir / "journal")):
             raise StateCorrupt(f"{snapshot_path} is missing and {state_dir / 'journal'} holds records")
         return None
     if not snapshot_path.exists():
         raise StateCorrupt(f"{snapshot_path} is missing ({state_dir / 'format.json'} says format {version}): the "
                            "state cannot be loaded without its checkpoint")
-    snapshot = read(snapshot_path)
-    if snapshot.format < version:
+    snapshot = read(snapshot_path)  # format.json missing beside it: a crash before it was written (it is rewritten)
+    if snapshot.format < (version or 0):
         raise StateCorrupt(f"{snapshot_path} has format {snapshot.format} but {state_dir / 'format.json'} says "
                            f"{version}: an older checkpoint was put back")
     check_keys(state_dir, snapshot)
