@@ -129,7 +129,7 @@ def check_state_dir(state_dir: Path, version: int | None) -> Snapshot | None:
     if snapshot.format == FORMAT and not first.exists():
         raise JournalCorrupt(f"{first} is missing: the checkpoint names it as the journal that follows it", first, 0)
     for _ in read_segments(state_dir / "journal", snapshot.journal, legacy=snapshot.format == 2,
-                           first_seq=snapshot.seq):
+                           first_seq=snapshot.seq, parse=snapshot.format == 2):  # v3: the CRC vouches for the JSON
         pass
     return snapshot
 
