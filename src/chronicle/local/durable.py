@@ -86,7 +86,8 @@ class DurableState:
         self._from_v1 = False
         self._next_seq = 1  # the number of the first journal record after the start checkpoint
         self.scrub_tables = set(scrub_tables)  # deletions here must leave no copy on disk before they are answered
-        self._scrub_pending = False
+        self._scrubs = 0  # deletions from scrub_tables so far
+        self._scrubbed = 0  # of those, how many a completed checkpoint has removed from the disk
         self.replayed = 0  # journal records applied on top of the snapshot at load
 
     # -- backends ---------------------------------------------------------------------------------------
@@ -344,7 +345,7 @@ class DurableState:
                 continue
             effects.append([table, key, item.to_json()["Attributes"] if item is not None else None])
             if item is None and table in self.scrub_tables:
-                self._scrub_pending = True
+                self._scrubs += 1  # under moto_atomic.LOCK, as the checkpoint's capture
         if effects:
             journal.append({"d": effects}, dumps=_dumps)
 
@@ -395,15 +396,18 @@ class DurableState:
         journal = self.journal
         if journal is None:
             return
-        if self._scrub_pending:
-            self.checkpoint()
+        if self._scrubs != self._scrubbed:
+            self.checkpoint(scrub=True)
         journal.sync()
 
-    def checkpoint(self) -> None:
-        """Capture everything at one point, start a new journal segment there, write the snapshot."""
+    def checkpoint(self, scrub: bool = False) -> None:
+        """Capture everything at one point, start a new journal segment there, write the snapshot. ``scrub``: only
+        if a deletion from a scrubbed table is still on disk (another checkpoint may have finished meanwhile)."""
         with self._checkpoint_lock:
             if self.failure is not None:
                 raise self.failure  # memory may hold changes the journal refused: never save those
+            if scrub and self._scrubs == self._scrubbed:
+                return
             try:
                 self._checkpoint()
             except OSError as error:
@@ -414,7 +418,7 @@ class DurableState:
     def _checkpoint(self) -> None:
         backend, s3 = self._dynamodb(), self._s3()
         with moto_atomic.LOCK, self._marks_lock:
-            self._scrub_pending = False
+            scrubs = self._scrubs
             tables = _dumps({t: [i.to_json()["Attributes"] for i in backend.get_table(t).all_items()]
                              for t in sorted(self.tables) if t in backend.tables} | self._retired_tables)
             objects: dict[str, dict[str, Any]] = {}
@@ -436,6 +440,7 @@ class DurableState:
         atomic_write(self.path / "snapshot.json", snapshots.encode(segment, first_seq, kms, body))
         self.dir.write_format()
         self.journal.remove_before(segment)
+        self._scrubbed = scrubs  # the segments that held what was deleted are gone
         self.checkpoints += 1
 
     def start(self) -> None:
