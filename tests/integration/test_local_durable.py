@@ -237,3 +237,35 @@ def test_the_aws_endpoint_refuses_cross_origin_requests_unless_allowed(tmp_path)
         assert status == 200 and b"TableNames" in body
     finally:
         rt.stop()
+
+
+def test_chronicle_local_repair_reports_then_starts(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    segment, where = _journal_records(tmp_path, 3)
+    data = bytearray(segment.read_bytes())
+    data[where[0] + 2] ^= 0x01
+    segment.write_bytes(bytes(data))
+    root = FIXTURE.parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]))
+    for key in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
+        env.pop(key, None)
+    proc = subprocess.Popen([sys.executable, "-m", "chronicle.cli", "local", "--repair", "--port", "0",
+                             "--project-dir", str(FIXTURE), "--state-dir", str(tmp_path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip() == "Ready.":
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    out = "".join(lines)
+    assert "chronicle state repair: kept 2 intact journal records" in out, out
+    assert f"chronicle state repair: LOST {segment} bytes" in out and "record 1\n" in out
+    assert "(loaded 2 items/objects" in out and proc.returncode == 0

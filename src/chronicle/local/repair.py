@@ -77,8 +77,10 @@ def _salvage(data: bytes, start: int, end: int) -> list[str]:
 
 
 def _span(before: int | None, after: int | None) -> str:
-    if before is None or after is None:
+    if before is None:
         return "an unknown number of records"
+    if after is None:
+        return f"record {before + 1} and any after it"
     if after - before - 1 <= 0:
         return "no numbered record (a damaged stretch between two consecutive records)"
     if after - before == 2:
@@ -86,30 +88,32 @@ def _span(before: int | None, after: int | None) -> str:
     return f"records {before + 1} to {after - 1} ({after - before - 1})"
 
 
-def _scan_all(folder: Path, first: int, legacy: bool, report: Report) -> list[Any]:
+def _scan_all(folder: Path, first: int, first_seq: int | None, legacy: bool, report: Report) -> list[Any]:
     numbers = [n for n in segments(folder) if n >= first]
     if not numbers or numbers[0] != first:
         report.lost.append(f"{segment_path(folder, first)} is missing: every change it held since the checkpoint")
-    kept: list[tuple[int | None, Any]] = []
-    for i, number in enumerate(numbers):
+    scans = [scan_segment(segment_path(folder, n), Frame(legacy)) for n in numbers]
+    # every intact record in journal order: (segment index, offset, seq)
+    order = [(i, offset, seq) for i, scan in enumerate(scans) for offset, seq, _ in scan.records if seq is not None]
+    start_seq = None if first_seq is None else first_seq - 1
+    for i, (number, scan) in enumerate(zip(numbers, scans, strict=True)):
         if i and number != numbers[i - 1] + 1:
             report.lost.append(f"segments {numbers[i - 1] + 1} to {number - 1} are missing")
-        path = segment_path(folder, number)
-        scan, data = scan_segment(path, Frame(legacy)), path.read_bytes()
+        data = scan.path.read_bytes()
         for start, end in scan.damaged:
-            before = max((s for o, s, _ in scan.records if o < start and s is not None), default=None)
-            after = min((s for o, s, _ in scan.records if o >= end and s is not None), default=None)
-            report.lost.append(f"{path} bytes {start} to {end}: {_span(before, after)}")
+            before = max((s for j, o, s in order if (j, o) < (i, start)), default=start_seq)
+            after = min((s for j, o, s in order if (j, o) >= (i, end)), default=None)
+            report.lost.append(f"{scan.path} bytes {start} to {end}: {_span(before, after)}")
             if before is not None and after is not None:
                 report.explained.add((before, after))
             report.lost += _salvage(data, start, end)
         if scan.torn_at is not None:
-            line = f"{path} bytes {scan.torn_at} to {scan.size}: a record cut short"
+            line = f"{scan.path} bytes {scan.torn_at} to {scan.size}: a record cut short"
             if i == len(numbers) - 1:
                 report.dropped_tail.append(line + " by a crash (never acknowledged)")
             else:
                 report.lost.append(line + " before later segments")
-        kept += [(seq, record) for _, seq, record in scan.records]
+    kept = [(seq, record) for scan in scans for _, seq, record in scan.records]
     _seq_gaps(kept, report)
     return [record for _, record in kept]
 
@@ -140,7 +144,7 @@ def repair(state: StateDir) -> Report:
         raise RepairImpossible(f"{error}; repair cannot rebuild it: restore the directory from a backup or start "
                                "over") from None
     report = Report()
-    records = _scan_all(path / "journal", snapshot.journal, snapshot.format == 2, report)
+    records = _scan_all(path / "journal", snapshot.journal, snapshot.seq, snapshot.format == 2, report)
     report.kept = len(records)
     if report.lost or snapshot.format == 2:
         report.written = _rewrite(path, snapshot, records)
