@@ -330,11 +330,12 @@ def test_repair_of_a_damaged_first_or_last_record_numbers_what_is_lost(tmp_path)
     segment, offsets = _state_dir(tmp_path, [_item(i) for i in range(1, 4)])
     _flip(segment, offsets[0] + 20 + 42)  # the first record (number 10, the checkpoint's seq)
     _flip(segment, offsets[2] + 20 + 42)  # the last one (12): whole, so damage, not a torn tail
+    size = segment.stat().st_size
     state = StateDir(tmp_path).acquire()
     try:
         text = "\n".join(repair(state).lines())
     finally:
         state.release()
     assert f"bytes 0 to {offsets[1]}: record 10\n" in text
-    assert f"bytes {offsets[2]} to {segment.stat().st_size}: record 12 and any after it" in text
+    assert f"bytes {offsets[2]} to {size}: record 12 and any after it" in text
     assert text.startswith("kept 1 intact journal records")
