@@ -1,12 +1,21 @@
 """Acknowledged means durable: the local runtime's DynamoDB items and S3 objects, journaled before answers leave.
 
-Layout of ``--state-dir`` (format 2, ``format.json``)::
+Layout of ``--state-dir`` (format 3, ``format.json``)::
 
     LOCK                    flock'ed by the running process; {"pid", "port", ...} (statedir.py)
-    format.json             {"format": 2}
-    snapshot.json           the last checkpoint: {"format", "journal": N, "tables", "s3", "published"}
-    journal/<N>.log         changes since that checkpoint (journal.py), replayed on start in order
+    format.json             {"format": 3}
+    snapshot.json           the last checkpoint: a checksummed header line {"format", "journal": N, "seq", "kms",
+                            "bytes", "sha256"}, then {"published", "s3", "tables"} (snapshot.py)
+    journal/<N>.log         changes since that checkpoint, numbered and checksummed records (journal.py), replayed
+                            on start in order
     blobs/<sha256>          S3 object bytes, content-addressed (the snapshot and the journal refer to them)
+    kms.json                the KMS keys (kms_keys.py); the snapshot holds a digest of each
+
+Before anything is loaded, ``snapshot.check_state`` refuses a damaged or incomplete directory
+(``chronicle state repair``, repair.py, keeps what is intact). A failed journal write or sync fails the journal for
+good (:attr:`DurableState.failure`): the runtime then refuses requests and a stop saves nothing. A deletion from a
+``scrub_tables`` table (an erased user's data key) makes the next sync a checkpoint, so the answer leaves only once
+no journal segment holds the deleted item any more.
 
 How a change gets there: every write to moto's DynamoDB backend (PutItem, UpdateItem, DeleteItem,
 TransactWriteItems, the PartiQL writes; BatchWriteItem is a series of PutItem/DeleteItem) and every S3 PutObject /
