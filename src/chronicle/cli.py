@@ -1,7 +1,8 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
-                    [--admin ID ...]
+                    [--admin ID ...] [--repair] [--cors-origin ORIGIN ...]
+    chronicle state check|repair [--state-dir .chronicle]   (chronicle.local.state_cli)
     chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
@@ -29,6 +30,12 @@ from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
 
+def add_state_parser(subparsers: Any) -> None:
+    from chronicle.local.state_cli import add_state_parser as add  # the state dir's checks, not the runtime
+
+    add(subparsers)
+
+
 def add_token_parser(subparsers: Any) -> None:
     from chronicle.local.tokens import add_token_parser as add  # stdlib only: the runtime itself stays unloaded
 
@@ -50,6 +57,11 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.add_argument("--admin", dest="admins", action="append", default=[], metavar="ID",
                    help="an actor id holding admin on * (the stack parameter AdminActorIds; repeatable)")
+    p.add_argument("--repair", action="store_true",
+                   help="repair a damaged state directory first (as `chronicle state repair`), then start")
+    p.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], metavar="ORIGIN",
+                   help="a web origin (https://app.example:8080) allowed to call the emulated AWS endpoint from a "
+                        "browser (repeatable; default: none)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
 
@@ -67,7 +79,8 @@ def run_local(args: argparse.Namespace) -> int:
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
-                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins)
+                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins,
+                           cors_origins=args.cors_origins)
 
     stop_requested = threading.Event()
 
@@ -78,6 +91,10 @@ def run_local(args: argparse.Namespace) -> int:
         stop_requested.set()
 
     try:
+        if args.repair and not args.ephemeral and runtime.state_dir.is_dir():
+            from chronicle.local.state_cli import repair_and_report
+
+            repair_and_report(runtime.state_dir)
         runtime.start()
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, not a traceback
         from chronicle.local.runtime import PortInUse
@@ -139,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_archive_parser(subparsers)
     add_cost_parser(subparsers)
     add_token_parser(subparsers)
+    add_state_parser(subparsers)
     return parser
 
 

@@ -5,6 +5,7 @@
 --refuse-bus SOURCE  EventBridge refuses every PutEvents entry with that Source (the bus is down for them)
 --no-sqs             SQS SendMessage fails (the workflow cannot queue a re-publish either)
 --publish-crashes    the PublishEvents handler dies with an error nothing in the workflow catches
+--disk-full-when F   once file F exists, every journal write fails with ENOSPC (the disk is full)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def main() -> int:
     parser.add_argument("--refuse-bus", action="append", default=[])
     parser.add_argument("--no-sqs", action="store_true")
     parser.add_argument("--publish-crashes", action="store_true")
+    parser.add_argument("--disk-full-when", default=None)
     args, rest = parser.parse_known_args()
     rest = [a for a in rest if a != "--"]
 
@@ -46,6 +48,21 @@ def main() -> int:
             raise SystemError("injected crash of the publish step")  # not an error the ASL names
 
         chronicle.commands.publish = publish
+
+    if args.disk_full_when:
+        import errno
+        import os
+
+        from chronicle.local.journal import Journal
+
+        write_all = Journal._write_all
+
+        def disk_full(self, data):
+            if os.path.exists(args.disk_full_when):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write_all(self, data)
+
+        Journal._write_all = disk_full
 
     from chronicle.cli import main as chronicle_main
 

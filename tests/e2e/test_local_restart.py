@@ -8,6 +8,8 @@ import json
 import pytest
 from local_helpers import graphql, http
 
+from chronicle.local import snapshot as snapshots
+
 pytestmark = pytest.mark.e2e
 
 QUERY = "query($id: ID!) { project(id: $id) { id name version } }"
@@ -24,7 +26,7 @@ def test_restart_keeps_state_and_ephemeral_keeps_nothing(cli_runtime, tmp_path):
     project_id = body["aggregateId"]
     out = first.stop()
     assert "Stopped." in out
-    saved = json.loads((state / "snapshot.json").read_text())
+    saved = snapshots.read(state / "snapshot.json").body
     assert [i["aggregateId"]["S"] for i in saved["tables"]["chronicle-EventStoreTable"]] == [project_id]
 
     second = cli_runtime(state)

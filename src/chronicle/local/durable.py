@@ -1,15 +1,21 @@
 """Acknowledged means durable: the local runtime's DynamoDB items and S3 objects, journaled before answers leave.
 
-Layout of ``--state-dir`` (format 2, ``format.json``)::
+Layout of ``--state-dir`` (format 3, ``format.json``)::
 
     LOCK                    flock'ed by the running process; {"pid", "port", ...} (statedir.py)
-    format.json             {"format": 2}
-    snapshot.json           the last checkpoint: {"format", "journal": N, "tables", "s3", "published"}
-    journal/<N>.log         changes since that checkpoint (journal.py), replayed on start in order
+    format.json             {"format": 3}
+    snapshot.json           the last checkpoint: a checksummed header line {"format", "journal": N, "seq", "kms",
+                            "bytes", "sha256"}, then {"published", "s3", "tables"} (snapshot.py)
+    journal/<N>.log         changes since that checkpoint, numbered and checksummed records (journal.py), replayed
+                            on start in order
     blobs/<sha256>          S3 object bytes, content-addressed (the snapshot and the journal refer to them)
+    kms.json                the KMS keys (kms_keys.py); the snapshot holds a digest of each
 
-An object is restored with the version id it had (a versioned bucket): the archive catalog pins archived objects
-by version id, and those must still be found after a restart, as in S3.
+Before anything is loaded, ``snapshot.check_state`` refuses a damaged or incomplete directory
+(``chronicle state repair``, repair.py, keeps what is intact). A failed journal write or sync fails the journal for
+good (:attr:`DurableState.failure`): the runtime then refuses requests and a stop saves nothing. A deletion from a
+``scrub_tables`` table (an erased user's data key) makes the next sync a checkpoint, so the answer leaves only once
+no journal segment holds the deleted item any more.
 
 How a change gets there: every write to moto's DynamoDB backend (PutItem, UpdateItem, DeleteItem,
 TransactWriteItems, the PartiQL writes; BatchWriteItem is a series of PutItem/DeleteItem) and every S3 PutObject /
@@ -43,8 +49,9 @@ from typing import Any
 
 from . import moto_atomic, moto_patches
 from .account import ACCOUNT_ID, REGION
-from .journal import Journal, fsync_dir, read_segments, segments
-from .statedir import FORMAT, StateDir, StateDirFormatError, atomic_write
+from . import snapshot as snapshots
+from .journal import Journal, JournalFailed, StateCorrupt, fsync_dir, read_segments, segments
+from .statedir import StateDir, atomic_write
 
 log = logging.getLogger("chronicle.local.durable")
 
@@ -66,7 +73,8 @@ def _dumps(value: Any) -> bytes:
 
 class DurableState:
     def __init__(self, state_dir: StateDir, tables: list[str], buckets: list[str], event_table: str | None = None,
-                 compact_bytes: int = 16 * 1024 * 1024, flush_interval: float = 0.5) -> None:
+                 compact_bytes: int = 16 * 1024 * 1024, flush_interval: float = 0.5,
+                 scrub_tables: list[str] | tuple[str, ...] = ()) -> None:
         self.dir = state_dir
         self.path = state_dir.path
         self.tables = set(tables)
@@ -85,6 +93,10 @@ class DurableState:
         self._checkpoint_lock = threading.Lock()
         self.checkpoints = 0
         self._from_v1 = False
+        self._next_seq = 1  # the number of the first journal record after the start checkpoint
+        self.scrub_tables = set(scrub_tables)  # deletions here must leave no copy on disk before they are answered
+        self._scrubs = 0  # deletions from scrub_tables so far
+        self._scrubbed = 0  # of those, how many a completed checkpoint has removed from the disk
         self.replayed = 0  # journal records applied on top of the snapshot at load
 
     # -- backends ---------------------------------------------------------------------------------------
@@ -101,34 +113,34 @@ class DurableState:
         return s3_backends[ACCOUNT_ID]["aws"]
 
     # -- load -------------------------------------------------------------------------------------------
-    def load(self) -> dict[str, int]:
-        """Put the last checkpoint and the journal after it into the (freshly created) tables and buckets."""
-        removed = self.dir.clean_temp_files()
-        if removed:
-            log.info("removed %d leftover temporary files from %s", len(removed), self.path)
-        version = self.dir.format()
-        first_segment = 0
-        if version == 1:
+    def load(self, snapshot: Any = None) -> dict[str, int]:
+        """Put the last checkpoint and the journal after it into the (freshly created) tables and buckets.
+        ``snapshot`` is what :func:`snapshot.check_state_dir` returned (it checked every file first)."""
+        if snapshot is None:
+            snapshot = snapshots.check_state(self.dir)
+        first_segment, legacy = 0, False
+        if self.dir.format() == 1:
             self._load_v1()
             self._from_v1 = True
-        elif (self.path / "snapshot.json").exists():
-            snapshot = json.loads((self.path / "snapshot.json").read_bytes())
-            if snapshot.get("format") != FORMAT:
-                raise StateDirFormatError(f"{self.path / 'snapshot.json'} has format {snapshot.get('format')}")
-            first_segment = int(snapshot["journal"])
-            for table, items in snapshot["tables"].items():
+        elif snapshot is not None:
+            first_segment, legacy = snapshot.journal, snapshot.format == 2
+            self._next_seq = snapshot.seq or 1
+            for table, items in snapshot.body["tables"].items():
                 if table in self.tables:
                     self._replace_table(table, items)
                 else:
                     self._retired_tables[table] = items
-            for bucket, objects in snapshot.get("s3", {}).items():
+            for bucket, objects in snapshot.body.get("s3", {}).items():
                 for key, entry in objects.items():
                     self._put_object(bucket, key, entry["blob"], entry.get("metadata") or {}, entry.get("versionId"))
-            self.published = {k: int(v) for k, v in snapshot.get("published", {}).items()}
+            self.published = {k: int(v) for k, v in snapshot.body.get("published", {}).items()}
         replayed = 0
-        for record in read_segments(self.path / "journal", first_segment, repair=True):
+        for record in read_segments(self.path / "journal", first_segment, repair=True, legacy=legacy,
+                                    first_seq=None if snapshot is None else snapshot.seq):
             self._apply(record)
             replayed += 1
+        if not legacy:
+            self._next_seq += replayed
         if self._retired_tables:
             log.warning("state dir has tables the template no longer declares (kept, not loaded): %s",
                         sorted(self._retired_tables))
@@ -194,7 +206,13 @@ class DurableState:
                     version_id: str | None = None) -> None:
         if bucket not in self.buckets:
             return
-        data = (self.path / "blobs" / blob).read_bytes()
+        path = self.path / "blobs" / blob
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise StateCorrupt(f"{path} (object s3://{bucket}/{key}) cannot be read: {error.strerror}") from None
+        if hashlib.sha256(data).hexdigest() != blob:
+            raise StateCorrupt(f"{path} (object s3://{bucket}/{key}) is damaged: its bytes fail their checksum")
         obj = self._s3().put_object(bucket, key, data)
         if metadata:
             obj.set_metadata(dict(metadata))
@@ -340,6 +358,8 @@ class DurableState:
             except Exception:  # noqa: BLE001 - a key the operation refused: nothing was written there
                 continue
             effects.append([table, key, item.to_json()["Attributes"] if item is not None else None])
+            if item is None and table in self.scrub_tables:
+                self._scrubs += 1  # under moto_atomic.LOCK, as the checkpoint's capture
         if effects:
             journal.append({"d": effects}, dumps=_dumps)
 
@@ -371,44 +391,71 @@ class DurableState:
         if obj is None:
             self.journal.append({"s3": [bucket, key, None, None]})
             return
-        blob = self._write_blob(obj.value)  # the bytes are on disk before the record that names them
+        try:
+            blob = self._write_blob(obj.value)  # the bytes are on disk before the record that names them
+        except OSError as error:
+            raise self.journal.fail(error) from error
         self.journal.append({"s3": [bucket, key, blob, dict(obj.metadata or {}), obj.version_id]})
 
     # -- sync, checkpoint --------------------------------------------------------------------------------
-    def sync(self) -> None:
-        """Return once every change made so far is on disk (raises JournalClosed once the runtime stopped)."""
-        journal = self.journal
-        if journal is not None:
-            journal.sync()
+    @property
+    def failure(self) -> JournalFailed | None:
+        """The failed write or sync that stopped the journal, if any (the runtime then refuses requests)."""
+        return self.journal.failure if self.journal is not None else None
 
-    def checkpoint(self) -> None:
-        """Capture everything at one point, start a new journal segment there, write the snapshot."""
+    def sync(self) -> None:
+        """Return once every change made so far is on disk (raises JournalClosed once the runtime stopped,
+        JournalFailed once a write or sync failed). After a deletion from a scrubbed table (an erased user's data
+        key) it checkpoints first, so that no journal segment on disk still holds what was deleted."""
+        journal = self.journal
+        if journal is None:
+            return
+        if self._scrubs != self._scrubbed:
+            self.checkpoint(scrub=True)
+        journal.sync()
+
+    def checkpoint(self, scrub: bool = False) -> None:
+        """Capture everything at one point, start a new journal segment there, write the snapshot. ``scrub``: only
+        if a deletion from a scrubbed table is still on disk (another checkpoint may have finished meanwhile)."""
         with self._checkpoint_lock:
-            backend, s3 = self._dynamodb(), self._s3()
-            with moto_atomic.LOCK, self._marks_lock:
-                tables = _dumps({t: [i.to_json()["Attributes"] for i in backend.get_table(t).all_items()]
-                                 for t in sorted(self.tables) if t in backend.tables} | self._retired_tables)
-                objects: dict[str, dict[str, Any]] = {}
-                for bucket in sorted(self.buckets):
-                    if bucket in s3.buckets:
-                        objects[bucket] = {key: (obj.value, dict(obj.metadata or {}), obj.version_id)
-                                           for key, obj in s3.get_bucket(bucket).keys.items()}
-                published = dict(self.published)
+            if self.failure is not None:
+                raise self.failure  # memory may hold changes the journal refused: never save those
+            if scrub and self._scrubs == self._scrubbed:
+                return
+            try:
+                self._checkpoint()
+            except OSError as error:
                 if self.journal is None:
-                    self.journal = Journal(self.path / "journal", max(segments(self.path / "journal"), default=0) + 1)
-                    segment = self.journal.number
-                else:
-                    segment = self.journal.rotate()
-            s3_index = {bucket: {key: {"blob": self._write_blob(data), "metadata": metadata, "versionId": version}
-                                 for key, (data, metadata, version) in keys.items()}
-                        for bucket, keys in objects.items()}
-            snapshot = (b'{"format":%d,"journal":%d,"published":%s,"s3":%s,"tables":%s}'
-                        % (FORMAT, segment, _dumps(published), _dumps(s3_index), tables))
-            atomic_write(self.path / "snapshot.json", snapshot)
-            self.dir.write_format()
-            self.journal.remove_before(segment)
-            self.checkpoints += 1
-            return None
+                    raise
+                raise self.journal.fail(error) from error
+
+    def _checkpoint(self) -> None:
+        backend, s3 = self._dynamodb(), self._s3()
+        with moto_atomic.LOCK, self._marks_lock:
+            scrubs = self._scrubs
+            tables = _dumps({t: [i.to_json()["Attributes"] for i in backend.get_table(t).all_items()]
+                             for t in sorted(self.tables) if t in backend.tables} | self._retired_tables)
+            objects: dict[str, dict[str, Any]] = {}
+            for bucket in sorted(self.buckets):
+                if bucket in s3.buckets:
+                    objects[bucket] = {key: (obj.value, dict(obj.metadata or {}), obj.version_id)
+                                       for key, obj in s3.get_bucket(bucket).keys.items()}
+            published = dict(self.published)
+            if self.journal is None:
+                self.journal = Journal(self.path / "journal", max(segments(self.path / "journal"), default=0) + 1,
+                                       next_seq=self._next_seq)
+            else:
+                self.journal.rotate()
+            segment, first_seq = self.journal.number, self.journal.first_seq
+        s3_index = {bucket: {key: {"blob": self._write_blob(data), "metadata": metadata, "versionId": version}
+                             for key, (data, metadata, version) in keys.items()} for bucket, keys in objects.items()}
+        body = b'{"published":%s,"s3":%s,"tables":%s}' % (_dumps(published), _dumps(s3_index), tables)
+        kms = snapshots.key_digests(snapshots.read_keys(self.path / "kms.json"))
+        atomic_write(self.path / "snapshot.json", snapshots.encode(segment, first_seq, kms, body))
+        self.dir.write_format()
+        self.journal.remove_before(segment)
+        self._scrubbed = scrubs  # the segments that held what was deleted are gone
+        self.checkpoints += 1
 
     def start(self) -> None:
         """After load: checkpoint (compacts what was replayed), journal from here on, flush in the background."""
@@ -426,6 +473,8 @@ class DurableState:
                 self.sync()  # what no answer waited for (projections, published marks)
                 if self.journal is not None and self.journal.size > self.compact_bytes:
                     self.checkpoint()
+            except JournalFailed:
+                return  # the runtime reports it (/health, 507); retrying cannot make the lost writes durable
             except Exception:  # noqa: BLE001 - keep trying; a stop closes the journal under us
                 if not self._stop.is_set():
                     log.exception("journal flush/checkpoint failed")
@@ -437,7 +486,10 @@ class DurableState:
             self._thread.join(timeout=10)
             self._thread = None
         try:
-            if self.journal is not None:
+            if self.failure is not None:
+                log.error("%s: not saving the state on stop (what the journal refused must not be saved)",
+                          self.failure)
+            elif self.journal is not None:
                 self.journal.sync()
                 if checkpoint:
                     self.checkpoint()
@@ -460,10 +512,10 @@ class DurableState:
         if not folder.is_dir():
             return
         used: set[str] = set()
-        snapshot = json.loads((self.path / "snapshot.json").read_bytes())
-        for objects in snapshot.get("s3", {}).values():
+        snapshot = snapshots.read(self.path / "snapshot.json")
+        for objects in snapshot.body.get("s3", {}).values():
             used.update(entry["blob"] for entry in objects.values())
-        for record in read_segments(self.path / "journal", snapshot["journal"]):
+        for record in read_segments(self.path / "journal", snapshot.journal):
             if "s3" in record and record["s3"][2]:
                 used.add(record["s3"][2])
         for blob in folder.iterdir():

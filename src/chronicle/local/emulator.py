@@ -50,10 +50,12 @@ def configure_environment(endpoint: str, port: int) -> None:
 class Emulator:
     """moto server with Step Functions execution enabled."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, fast: bool = True) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, fast: bool = True,
+                 cors_origins: list[str] | tuple[str, ...] = ()) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.fast = fast  # chronicle.local.fastpath: in-process transport and caches
+        self.cors_origins = {o.rstrip("/") for o in cors_origins}  # web origins allowed to call it from a browser
         self._server = None
 
     @property
@@ -114,6 +116,22 @@ class Emulator:
     # Called after a request that may have changed DynamoDB items or S3 objects, before its answer leaves
     # (the runtime sets DurableState.sync: whoever asked through this endpoint gets a durable answer too).
     after_write: Any = None
+    # Returns (status, SPEC error body) while the runtime refuses every request (a failed journal write), else None.
+    fence: Any = None
+
+    def refusal(self, environ: dict) -> tuple[int, dict[str, Any]] | None:
+        """Why an outside request is refused before it reaches moto: the runtime's fence, or a web origin not
+        allowed with --cors-origin (moto itself would answer every origin's preflight and reflect it)."""
+        fenced = self.fence() if self.fence is not None else None
+        if fenced is not None:
+            return fenced[0], {"__type": fenced[1]["error"], **fenced[1]}
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and origin.rstrip("/") not in self.cors_origins | {self.endpoint}:
+            return 403, {"__type": "AccessDeniedException", "error": "Forbidden", "details": [{"origin": origin}],
+                         "message": f"Cross-origin requests from {origin[:200]} are refused: this endpoint holds "
+                                    "every table and can decrypt personal data. Allow an origin with `chronicle "
+                                    "local --cors-origin ORIGIN`."}
+        return None
 
     @staticmethod
     def is_write(environ: dict) -> bool:
@@ -134,6 +152,36 @@ class Emulator:
 
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _DYNAMODB_READS = ("Get", "Query", "Scan", "Describe", "List", "BatchGet", "TransactGet")
+
+
+def _json_answer(start_response: Any, status: int, body: dict[str, Any]) -> list[bytes]:
+    from http import HTTPStatus
+
+    data = json.dumps(body).encode()
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _outside_request(emulator: Emulator, moto_app: Any, environ: dict, start_response: Any) -> Any:
+    """A request from outside the process: refused (fence, foreign origin), or answered by moto once what it wrote
+    is on disk (the answer is held back until the journal sync returned, and replaced if the sync failed)."""
+    from .journal import JournalClosed, JournalFailed
+
+    refusal = emulator.refusal(environ)
+    if refusal is not None:
+        return _json_answer(start_response, *refusal)
+    answer: list[Any] = []
+    try:
+        body = moto_app(environ, lambda status, headers, exc_info=None: answer.extend((status, headers)))
+        if emulator.after_write is not None and emulator.is_write(environ):
+            emulator.after_write()
+    except (JournalFailed, JournalClosed):  # raised by the journaled write itself, or by the sync
+        stopping = {"__type": "ServiceUnavailable", "error": "ServiceUnavailable", "details": [],
+                    "message": "The local runtime is stopping."}
+        return _json_answer(start_response, *(emulator.refusal(environ) or (503, stopping)))
+    start_response(*answer)
+    return body
 
 
 class _MotoServer:
@@ -158,13 +206,10 @@ class _MotoServer:
         emulator = self.emulator
 
         def app(environ: dict, start_response: Any) -> Any:
-            body = moto_app(environ, start_response)
-            # werkzeug sends the status line with the first body chunk: syncing here still precedes the answer.
             # In-process callers (handlers, the interpreter) are synced by the command answer they are part of.
-            if emulator.after_write is not None and not environ.get("chronicle.in_process") \
-                    and emulator.is_write(environ):
-                emulator.after_write()
-            return body
+            if environ.get("chronicle.in_process"):
+                return moto_app(environ, start_response)
+            return _outside_request(emulator, moto_app, environ, start_response)
 
         self.app, self.dispatcher_app = app, moto_app
 

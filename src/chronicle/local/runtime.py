@@ -77,12 +77,24 @@ def _check_free(host: str, port: int | None, option: str) -> None:
             probe.bind((host, port))
 
 
+def storage_failure(failure: Any) -> tuple[int, dict[str, Any]]:
+    """507 InsufficientStorage (disk full, quota) or 503 StorageFailure (another I/O error), naming the state dir."""
+    status, code = (507, "InsufficientStorage") if failure.insufficient_storage else (503, "StorageFailure")
+    folder = failure.folder.parent
+    return status, {"error": code, "details": [{"stateDir": str(folder), "reason": failure.strerror}],
+                    "message": f"The local runtime could not write its state to {folder} ({failure.strerror}); "
+                               "it refuses every request until restarted. Free the disk, then restart `chronicle "
+                               "local` and retry with the same commandId: a command answered with this error may "
+                               "or may not have been saved."}
+
+
 class LocalRuntime:
     def __init__(self, root: str | Path | None = None, host: str = "127.0.0.1", port: int = 3000,
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
-                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = ()) -> None:
+                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
+                 cors_origins: list[str] | tuple[str, ...] = ()) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -97,6 +109,7 @@ class LocalRuntime:
         self.settle_timeout = settle_timeout
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
         self.admins = [a.strip() for a in admins if a.strip()]  # the stack parameter AdminActorIds
+        self.cors_origins = [o.strip().rstrip("/") for o in cors_origins if o.strip()]  # --cors-origin
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
@@ -149,12 +162,18 @@ class LocalRuntime:
             # port checks: it usually wants the first one's port too).
             self.statedir = StateDir(self.state_dir).acquire()
         self._saved_env = dict(os.environ)
+        checked = None
         try:
+            if self.statedir is not None:
+                from .snapshot import check_state
+
+                # Before anything reads it (kms.json is read by the stack builder): every file intact, or refused.
+                checked = check_state(self.statedir)
             # Checked before anything starts: werkzeug (the emulator's server) exits the process on a taken port.
             _check_free(self.host, self.port, "--port")
             _check_free(self.host, self.aws_port, "--aws-port")
             moto_patches.check()  # every moto internal the runtime replaces is still there, as expected
-            self.emulator = Emulator(self.host, self.aws_port).start()
+            self.emulator = Emulator(self.host, self.aws_port, cors_origins=self.cors_origins).start()
             _clear_process_caches()
             # moto's DynamoDB is not atomic under threads (two conditional writers can both win): serialize it, so
             # the local event store keeps the guarantees DynamoDB gives in AWS (docs/eventstore.md).
@@ -177,10 +196,13 @@ class LocalRuntime:
 
                 self.durable = DurableState(
                     self.statedir, list(self.stack.tables.values()), list(self.stack.buckets.values()),
-                    event_table=self.stack.environment.get("EVENT_TABLE"), compact_bytes=self.compact_bytes)
-                self.loaded = self.durable.load()
+                    event_table=self.stack.environment.get("EVENT_TABLE"), compact_bytes=self.compact_bytes,
+                    # an erased user's data key: gone from the disk before EraseUserPersonalData answers
+                    scrub_tables=[t for t in [self.stack.environment.get("KEYS_TABLE")] if t])
+                self.loaded = self.durable.load(checked)
                 self.durable.start()
                 self.emulator.after_write = self.durable.sync
+                self.emulator.fence = self.fence
                 seam.on_delivered(self.durable.mark_published)
 
             from .graphql_local import LocalGraphQL, limits_from_template
@@ -217,7 +239,7 @@ class LocalRuntime:
             with _naming_the_port(self.host, self.port, "--port"):
                 self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
                                           before_answer=self.durable.sync if self.durable else None,
-                                          token_key=self.token_key)
+                                          token_key=self.token_key, fence=self.fence)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
@@ -270,10 +292,17 @@ class LocalRuntime:
 
             seam.on_rule(target.rule, run)
 
+    def fence(self) -> tuple[int, dict[str, Any]] | None:
+        """Once a journal write or sync failed: the answer every request gets (but GET /health), else None."""
+        failure = self.durable.failure if self.durable is not None else None
+        return None if failure is None else storage_failure(failure)
+
     def health(self) -> dict[str, Any]:
         stack = self.stack
+        fenced = self.fence()
         return {
-            "status": "ok",
+            "status": "ok" if fenced is None else "failed",
+            **({} if fenced is None else {"reason": fenced[1]["message"], "error": fenced[1]["error"]}),
             "awsEndpoint": self.emulator.endpoint if self.emulator else None,
             "stateDir": None if self.ephemeral else str(self.state_dir),
             "stateMachines": sorted(stack.state_machines) if stack else [],

@@ -43,7 +43,7 @@ from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, 
 from chronicle.errors import HTTP_STATUS, body_from_cause
 
 from . import fastpath, tokens
-from .journal import JournalClosed
+from .journal import JournalClosed, JournalFailed
 
 log = logging.getLogger("chronicle.local.server")
 
@@ -256,6 +256,12 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         try:
+            fenced = server.fence() if server.fence is not None and self._path() not in ("/health", "/health/") \
+                else None
+            if fenced is not None:  # a journal write failed: nothing it serves could be trusted to be saved
+                self.close_connection = True
+                self._send_json(*fenced, {"connection": "close"})
+                return
             fn()
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -309,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self) -> None:
         path = self._path()
         if path in ("/health", "/health/"):
-            self._send_json(200, self.server.health())
+            health = self.server.health()
+            self._send_json(200 if health.get("status", "ok") == "ok" else 503, health)
         elif path == "/graphql" and self.headers.get("upgrade", "").lower() == "websocket":
             handler = self.server.websocket_handler
             if handler is None:
@@ -371,6 +378,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     status, body = 503, error_body("ServiceUnavailable", "The local runtime stopped before this "
                                                    "command's outcome was saved; retry it with the same commandId.")
+                except JournalFailed:
+                    self.close_connection = True
+                    status, body = self.server.fence() or (503, error_body("StorageFailure", "The journal failed."))
             self._send_json(status, body)
         else:
             self._graphql(raw, actor)
@@ -419,6 +429,7 @@ class _HTTPServer(ThreadingHTTPServer):
     health: Callable[[], dict[str, Any]]
     before_answer: Callable[[], None] | None
     token_key: bytes | None
+    fence: Callable[[], tuple[int, dict[str, Any]] | None] | None
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS, max_websockets: int = MAX_WEBSOCKETS) -> None:
@@ -472,7 +483,8 @@ class LocalServer:
     def __init__(self, host: str, port: int, runner: CommandRunner, graphql: Any,
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
                  idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
-                 max_websockets: int = MAX_WEBSOCKETS, token_key: bytes | None = None) -> None:
+                 max_websockets: int = MAX_WEBSOCKETS, token_key: bytes | None = None,
+                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None) -> None:
         self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections, max_websockets)
         self.httpd.token_key = token_key  # chronicle.local.tokens: Authorization tokens it accepts
         self.httpd.runner = runner
@@ -480,6 +492,7 @@ class LocalServer:
         self.httpd.websocket_handler = None
         self.httpd.health = health
         self.httpd.before_answer = before_answer
+        self.httpd.fence = fence  # (status, body) every request but /health gets, e.g. after a failed journal write
         self._thread: threading.Thread | None = None
 
     @property

@@ -17,7 +17,9 @@ from typing import Any
 
 from .journal import fsync_dir
 
-FORMAT = 2  # 1: dynamodb/<table>.json + s3/<bucket>/index.json, saved every 2 s; 2: snapshot.json + journal/
+# 1: dynamodb/<table>.json + s3/<bucket>/index.json, saved every 2 s; 2: snapshot.json + journal/;
+# 3: checksummed snapshot header, numbered records, kms.json digests (snapshot.py, journal.py)
+FORMAT = 3
 FORMAT_FILE = "format.json"
 
 
