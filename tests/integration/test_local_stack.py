@@ -175,6 +175,6 @@ def test_changes_are_journaled_before_they_are_answered(runtime):
     records = list(read_segments(runtime.state_dir / "journal", 0))
     items = [image for r in records for table, _, image in r.get("d", []) if table == "chronicle-ItemsTable"]
     assert {"id": {"S": "saved"}} in [{"id": i["id"]} for i in items if i]
-    [(bucket, key, blob, _)] = [r["s3"] for r in records if "s3" in r]
+    [(bucket, key, blob, _, _)] = [r["s3"] for r in records if "s3" in r]  # ..., metadata, version id
     assert (bucket, key) == ("chronicle-blobs", "a/b.txt")
     assert (runtime.state_dir / "blobs" / blob).read_bytes() == b"hello"
