@@ -7,6 +7,7 @@
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
     chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
+    chronicle executions list|show ...                (chronicle.executions_cli)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -23,6 +24,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
+from chronicle.executions_cli import add_executions_parser
 from chronicle.local.cost.cli import add_cost_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
@@ -58,6 +60,9 @@ def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
+    from chronicle.local.trail import console_logging
+
+    console_logging(sys.stderr, verbose=args.verbose)  # each 500 with its traceback, each refusal: without -v
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
                            ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins)
@@ -131,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(subparsers)
     add_archive_parser(subparsers)
     add_cost_parser(subparsers)
+    add_executions_parser(subparsers)
     return parser
 
 

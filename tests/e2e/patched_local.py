@@ -5,6 +5,7 @@
 --refuse-bus SOURCE  EventBridge refuses every PutEvents entry with that Source (the bus is down for them)
 --no-sqs             SQS SendMessage fails (the workflow cannot queue a re-publish either)
 --publish-crashes    the PublishEvents handler dies with an error nothing in the workflow catches
+--decide-crashes     DecideAndAppend raises KeyError (a bug in a decider): the command answers 500
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def main() -> int:
     parser.add_argument("--refuse-bus", action="append", default=[])
     parser.add_argument("--no-sqs", action="store_true")
     parser.add_argument("--publish-crashes", action="store_true")
+    parser.add_argument("--decide-crashes", action="store_true")
     args, rest = parser.parse_known_args()
     rest = [a for a in rest if a != "--"]
 
@@ -46,6 +48,14 @@ def main() -> int:
             raise SystemError("injected crash of the publish step")  # not an error the ASL names
 
         chronicle.commands.publish = publish
+
+    if args.decide_crashes:
+        import chronicle.commands
+
+        def decide_and_append(*_args, **_kwargs):
+            raise KeyError("ownerId")  # what a decider reading a missing field does
+
+        chronicle.commands.decide_and_append = decide_and_append
 
     from chronicle.cli import main as chronicle_main
 

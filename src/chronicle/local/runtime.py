@@ -81,7 +81,8 @@ class LocalRuntime:
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
-                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = ()) -> None:
+                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
+                 keep_executions: int = 10_000) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -106,6 +107,9 @@ class LocalRuntime:
         self.statedir: Any = None
         self.durable: Any = None
         self.republished: list[dict[str, Any]] = []
+        from .trail import ExecutionTrail
+
+        self.trail = ExecutionTrail(keep_executions)  # every command's execution, for the CLI and the console
         self.server: Any = None
         self.loaded: dict[str, int] = {}
         self.startup_seconds = 0.0
@@ -186,7 +190,7 @@ class LocalRuntime:
             if graphql is not None:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
-            runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
+            runner = CommandRunner(session, self.stack.state_machines, STACK_NAME, trail=self.trail,
                                    # read-your-writes: this command's events projected (not everyone's)
                                    after_success=lambda: dispatcher.wait_for(dispatcher.ticket(),
                                                                              self.settle_timeout))
@@ -204,6 +208,7 @@ class LocalRuntime:
             with _naming_the_port(self.host, self.port, "--port"):
                 self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
                                           before_answer=self.durable.sync if self.durable else None)
+            self.server.console = self._console(session, graphql)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
@@ -220,6 +225,18 @@ class LocalRuntime:
         self._started = True
         self.startup_seconds = time.monotonic() - t0
         return self
+
+    def _console(self, session: Any, graphql: Any) -> Any:
+        from .console_api import Console
+
+        sfn, cache, machines = session.client("stepfunctions"), {}, self.stack.state_machines
+
+        def definition(name: str) -> dict[str, Any] | None:
+            if name not in cache and name in machines:
+                cache[name] = json.loads(sfn.describe_state_machine(stateMachineArn=machines[name])["definition"])
+            return cache.get(name)
+
+        return Console(self.trail, self.admins, definition)
 
     def _republish(self) -> None:
         """Publish again what the store holds and the bus never delivered (a crash between append and publish,

@@ -1,0 +1,115 @@
+"""``chronicle executions list|show``: the command executions the running ``chronicle local`` kept.
+
+    chronicle executions list [--command T] [--status FAILED|SUCCEEDED] [--limit N] [--json] [--url URL]
+    chronicle executions show ID [--json] [--url URL]          (ID: the execution ARN or its last part)
+
+Both read the local server's ``/console/api/executions`` routes (chronicle.local.console_api), so they see what the
+console sees, including executions from before a restart. ``--actor ID`` reads as that actor (its own executions;
+an --admin actor sees all); without it the local operator sees every execution.
+
+In AWS the command workflows are Express state machines, whose executions Step Functions does not keep: there,
+look at the workflow's CloudWatch log group (docs/operations.md), which holds what the stack's WorkflowLogLevel
+lets through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+def add_executions_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("executions", help="list and show the command executions of the running local stack",
+                              description="Read the executions `chronicle local` kept (newest first): each state "
+                                          "with its input, output, duration, retries, and the error of a failure.")
+    sub = p.add_subparsers(dest="action", metavar="<action>")
+    sub.required = True
+    listing = sub.add_parser("list", help="executions, newest first")
+    listing.add_argument("--command", default=None, metavar="T", help="only this command type")
+    listing.add_argument("--status", default=None, type=str.upper, choices=["FAILED", "SUCCEEDED", "TIMED_OUT"],
+                         help="only executions that ended so")
+    listing.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    show = sub.add_parser("show", help="one execution, state by state")
+    show.add_argument("id", metavar="ID", help="the execution ARN (X-Chronicle-Execution) or its last part")
+    for parser in (listing, show):
+        parser.add_argument("--json", action="store_true", help="print the JSON the local server answers")
+        parser.add_argument("--url", default="http://127.0.0.1:3000",
+                            help="the running stack (default http://127.0.0.1:3000)")
+        parser.add_argument("--actor", default=None, metavar="ID", help="read as this actor (default: everything)")
+    listing.set_defaults(func=run_list)
+    show.set_defaults(func=run_show)
+
+
+def _get(args: argparse.Namespace, route: str, query: dict[str, Any] | None = None) -> tuple[int, Any]:
+    params = {k: v for k, v in (query or {}).items() if v is not None}
+    if args.actor:
+        params["actor"] = args.actor
+    url = f"{args.url.rstrip('/')}/console/api/{route}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - a URL the user gave
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        try:
+            return err.code, json.loads(err.read())
+        except ValueError:
+            return err.code, {"error": "HTTPError", "message": str(err)}
+    except (urllib.error.URLError, OSError) as err:
+        return 0, {"error": "Unreachable", "message": f"no `chronicle local` answers at {args.url} ({err})"}
+
+
+def _fail(status: int, body: Any) -> int:
+    message = body.get("message") if isinstance(body, dict) else body
+    print(f"chronicle executions: {message} ({status or 'no answer'})", file=sys.stderr)
+    return 1
+
+
+def run_list(args: argparse.Namespace) -> int:
+    status, body = _get(args, "executions", {"command": args.command, "status": args.status, "limit": args.limit})
+    if status != 200:
+        return _fail(status, body)
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    for e in body["executions"]:
+        print(f"{e['startDate'] or '':32} {e['status']:9} {e['commandType']:28} {e.get('error') or '':24} "
+              f"{e['executionArn']}")
+    dropped = f", {body['dropped']} older ones dropped" if body.get("dropped") else ""
+    print(f"({len(body['executions'])} shown of {body['kept']} kept{dropped}; newest {body['keep']} are kept)")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    status, body = _get(args, "executions/" + urllib.parse.quote(args.id, safe=""))
+    if status != 200:
+        return _fail(status, body)
+    if args.json:
+        print(json.dumps({k: v for k, v in body.items() if k != "definition"}, indent=2))
+        return 0
+    print(render(body))
+    return 0
+
+
+def render(execution: dict[str, Any]) -> str:
+    """An execution as text: a header, then each state in the order it was entered."""
+    lines = [f"{execution['commandType']}  {execution['status']}  {execution.get('durationMs')} ms  "
+             f"by {execution.get('actorId')}",
+             f"  {execution['executionArn']}"]
+    if execution.get("error"):
+        lines.append(f"  error: {execution['error']}")
+    for state in execution["states"]:
+        retries = f", {state['retries']} retries" if state.get("retries") else ""
+        lines.append(f"\n- {state['name']} ({state['type']}) {state['status']} {state.get('durationMs')} ms{retries}")
+        for key in ("input", "output", "error", "cause"):
+            if state.get(key) is not None:
+                lines.append(f"    {key}: {_short(state[key])}")
+    return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 2000) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more)"
