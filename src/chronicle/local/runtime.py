@@ -111,6 +111,8 @@ class LocalRuntime:
 
         self.trail = ExecutionTrail(keep_executions)  # every command's execution, for the CLI and the console
         self.server: Any = None
+        self.stack_session: Any = None
+        self.dead_letters: Any = None  # queue_store.DeadLetterKeeper, with a state dir
         self.loaded: dict[str, int] = {}
         self.startup_seconds = 0.0
         self._stopped = threading.Event()
@@ -155,7 +157,7 @@ class LocalRuntime:
             moto_atomic.install()
             registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
-            session = boto3.session.Session(region_name=REGION)
+            session = self.stack_session = boto3.session.Session(region_name=REGION)
             overrides = {"AdminActorIds": ",".join(self.admins)} if self.admins else None
             from .kms_keys import KeyRing
 
@@ -172,8 +174,13 @@ class LocalRuntime:
                 self.durable = DurableState(
                     self.statedir, list(self.stack.tables.values()), list(self.stack.buckets.values()),
                     event_table=self.stack.environment.get("EVENT_TABLE"), compact_bytes=self.compact_bytes)
+                keeper = self._keep_sections()
                 self.loaded = self.durable.load()
                 self.durable.start()
+                keeper.install()
+                durable = self.durable
+                keeper.append = lambda record: durable.journal and durable.journal.append(record)
+                self.trail.journal = lambda record: durable.journal and durable.journal.append({"x": record})
                 self.emulator.after_write = self.durable.sync
                 seam.on_delivered(self.durable.mark_published)
 
@@ -226,6 +233,20 @@ class LocalRuntime:
         self.startup_seconds = time.monotonic() - t0
         return self
 
+    def _keep_sections(self) -> Any:
+        """The execution trail and the dead-letter queues, journaled with the rest of the state (durable.py)."""
+        from .queue_store import DeadLetterKeeper
+
+        trail = self.trail
+        self.durable.add_section("executions", "x", trail.snapshot, trail.restore,
+                                 lambda record: trail.add(record, journal=False))
+        dead_letters = {str(r.physical_id).rpartition("/")[2] for r in self.stack.of_type("AWS::SQS::Queue")
+                        if "DeadLetter" in r.logical_id}
+        keeper = self.dead_letters = DeadLetterKeeper(dead_letters)
+        self.durable.add_section("deadLetters", "q", keeper.capture, keeper.restore,
+                                 lambda value: keeper.restore({value[0]: value[1]}))
+        return keeper
+
     def _console(self, session: Any, graphql: Any) -> Any:
         from .console_api import Console
 
@@ -236,7 +257,12 @@ class LocalRuntime:
                 cache[name] = json.loads(sfn.describe_state_machine(stateMachineArn=machines[name])["definition"])
             return cache.get(name)
 
-        return Console(self.trail, self.admins, definition)
+        from .console_data import ConsoleData
+        from .console_pages import Pages
+
+        console = Console(self.trail, self.admins, definition)
+        console.pages = Pages(console, ConsoleData(self))
+        return console
 
     def _republish(self) -> None:
         """Publish again what the store holds and the bus never delivered (a crash between append and publish,
@@ -306,6 +332,8 @@ class LocalRuntime:
             self.streams.stop()
         if self.dispatcher is not None:
             self.dispatcher.wait_idle(self.settle_timeout)
+        if self.dead_letters is not None:
+            self.dead_letters.uninstall()
         if self.durable is not None:
             try:
                 # The last durable point; a request still running after the drain gets 503 instead of a 200.

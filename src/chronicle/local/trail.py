@@ -197,6 +197,10 @@ class ExecutionTrail:
                 break
         return out
 
+    def command_types(self) -> set[str]:
+        with self._lock:
+            return {r["commandType"] for r in self._records.values()}
+
     def get(self, ident: str) -> dict[str, Any] | None:
         """By ARN or by its last part (the execution name)."""
         with self._lock:
