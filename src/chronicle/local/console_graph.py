@@ -9,7 +9,6 @@ data-state="NAME">``: the page's script shows its input and output on click.
 
 from __future__ import annotations
 
-from collections import deque
 from html import escape
 from typing import Any
 
@@ -32,25 +31,50 @@ def edges(states: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def layers(definition: dict[str, Any]) -> list[list[str]]:
+    """Rows of states: each state one row below the lowest state that leads to it (longest path from StartAt,
+    loops ignored), so the main path runs straight down and the end states sit at the bottom."""
     states = definition.get("States") or {}
     start = definition.get("StartAt")
-    depth: dict[str, int] = {}
-    queue = deque([start] if start in states else [])
-    if queue:
-        depth[start] = 0
     links = edges(states)
-    while queue:
-        name = queue.popleft()
-        for source, target, _ in links:
-            if source == name and target not in depth:
-                depth[target] = depth[name] + 1
-                queue.append(target)
+    forward = _forward_edges(start, states, links)
+    depth = {start: 0} if start in states else {}
+    for _ in range(len(states)):  # relax: longest path over the forward edges (a DAG)
+        changed = False
+        for a, b in forward:
+            if a in depth and depth.get(b, -1) < depth[a] + 1:
+                depth[b] = depth[a] + 1
+                changed = True
+        if not changed:
+            break
     for name in states:  # unreachable states still get drawn, at the bottom
         depth.setdefault(name, max(depth.values(), default=-1) + 1)
     rows: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for name in states:
         rows[depth[name]].append(name)
-    return rows
+    return [row for row in rows if row]
+
+
+def _forward_edges(start: str, states: dict[str, Any], links: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """The edges of a depth-first walk from ``start`` that do not loop back (a retry loop such as MorePages)."""
+    out: list[tuple[str, str]] = []
+    on_path: set[str] = set()
+    done: set[str] = set()
+
+    def walk(name: str) -> None:
+        on_path.add(name)
+        for source, target, _ in links:
+            if source != name:
+                continue
+            if target not in on_path:
+                out.append((source, target))
+                if target not in done:
+                    walk(target)
+        on_path.discard(name)
+        done.add(name)
+
+    if start in states:
+        walk(start)
+    return out
 
 
 def _classes(name: str, state: dict[str, Any], run: dict[str, dict[str, Any]]) -> str:
