@@ -108,7 +108,7 @@ def svg(definition: dict[str, Any] | None, path: list[dict[str, Any]]) -> str:
     walked = set(zip(order, order[1:], strict=False))
     parts = [f'<svg class="graph" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
              f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="state machine graph">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>']
     for source, target, kind in edges(states):
         (x1, y1), (x2, y2) = where[source], where[target]
