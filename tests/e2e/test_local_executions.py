@@ -89,3 +89,18 @@ def test_a_crashing_handler_prints_its_traceback_and_execution_on_the_console(cl
     assert "Traceback (most recent call last):" in after and "KeyError: 'ownerId'" in after
     assert "app.py" in after  # the handler's frame
     assert any(" INFO 400 ValidationError CreateProject" in line and refused in line for line in output.splitlines())
+
+
+def test_the_emulator_keeps_only_the_last_executions_the_trail_keeps_the_rest(runtime):
+    """moto keeps every execution with its whole interpreter state (the memory growth of issue 20): the trail
+    keeps a condensed record instead and the emulator only its last few."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from chronicle.local.trail import MOTO_KEEP
+
+    arns = [command(runtime.url, "CreateProject", {"data": {"name": f"N{i}", "ownerId": "alice"}})[2]
+            for i in range(MOTO_KEEP + 5)]
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    machine = backend.describe_state_machine(runtime.stack.state_machines["chronicle-command-CreateProject"])
+    assert len(machine.executions) <= MOTO_KEEP
+    assert all(runtime.trail.get(arn) is not None for arn in arns)
