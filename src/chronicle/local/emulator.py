@@ -156,7 +156,11 @@ class _MotoServer:
         moto_app = DomainDispatcherApplication(create_backend_app)
         emulator = self.emulator
 
+        from . import sync_execution
+
         def app(environ: dict, start_response: Any) -> Any:
+            if sync_execution.is_sync_start(environ):  # moto has no StartSyncExecution (sync_execution.py)
+                return sync_execution.wsgi(environ, start_response, emulator.endpoint)
             body = moto_app(environ, start_response)
             # werkzeug sends the status line with the first body chunk: syncing here still precedes the answer.
             # In-process callers (handlers, the interpreter) are synced by the command answer they are part of.

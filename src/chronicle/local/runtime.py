@@ -367,6 +367,16 @@ class LocalRuntime:
             f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
         ]
 
+    def sync_example(self) -> str:
+        """StartSyncExecution as API Gateway calls it; botocore's `sync-` host prefix is turned off (it would not
+        resolve for 127.0.0.1; chronicle.local.sync_execution)."""
+        arn = (self.stack.state_machines if self.stack else {}).get(f"{STACK_NAME}-command-CreateProject", "")
+        execution_input = json.dumps({"commandType": "CreateProject", "actorId": "alice", "requestId": "banner",
+                                      "body": json.dumps({"data": {"name": "Sync", "ownerId": "alice"}})})
+        return (f"  AWS_DISABLE_HOST_PREFIX_INJECTION=true AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+                f"aws --endpoint-url {self.aws_endpoint} --region {REGION} stepfunctions start-sync-execution "
+                f"--state-machine-arn {arn} --input '{execution_input}'")
+
     def banner(self) -> str:
         lines = [
             "Chronicle local runtime",
@@ -374,6 +384,7 @@ class LocalRuntime:
             f"  GraphQL      {self.graphql_url}",
             f"  Subscribe    {self.graphql_url.replace('http://', 'ws://')}   (graphql-transport-ws)",
             f"  Health       {self.url}/health",
+            f"  Console      {self.url}/console   (executions, streams, read models, dead letters, schemas)",
             f"  AWS endpoint {self.aws_endpoint}   (any region and key: no AWS account or configuration needed)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  Admins       {', '.join(self.admins) or '(none: chronicle local --admin ID)'}",
@@ -387,6 +398,7 @@ class LocalRuntime:
             f"  curl -s -X POST {self.url}/commands/CreateProject -H 'content-type: application/json' "
             "-H 'X-Actor-Id: alice' -d '{\"data\":{\"name\":\"Demo\",\"ownerId\":\"alice\"}}'",
             *self.aws_examples(),
+            self.sync_example(),
             "",
             "Ready.",
         ]
