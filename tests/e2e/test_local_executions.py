@@ -80,6 +80,7 @@ def test_a_crashing_handler_prints_its_traceback_and_execution_on_the_console(cl
     rt = cli_runtime(tmp_path / "state", ephemeral=True, inject=["--decide-crashes"])
     status, body, arn = command(rt.url, "CreateProject", {"data": {"name": "Boom", "ownerId": "alice"}})
     assert status == 500 and arn and arn in body["message"], body
+    assert f"/console/executions/{arn.rpartition(':')[2]}" in body["message"]
     status, body, refused = command(rt.url, "CreateProject", {"data": {}})
     assert status == 400 and refused
     output = rt.stop()
@@ -104,3 +105,19 @@ def test_the_emulator_keeps_only_the_last_executions_the_trail_keeps_the_rest(ru
     machine = backend.describe_state_machine(runtime.stack.state_machines["chronicle-command-CreateProject"])
     assert len(machine.executions) <= MOTO_KEEP
     assert all(runtime.trail.get(arn) is not None for arn in arns)
+
+
+@pytest.mark.parametrize("query", ["status=BOGUS", "limit=0", "limit=x", "command=not-a-type"])
+def test_bad_listing_queries_are_spec_400s(runtime, query):
+    from local_helpers import http
+
+    status, body = http("GET", f"{runtime.url}/console/api/executions?{query}")
+    assert status == 400 and body["error"] == "ValidationError" and set(body) == {"error", "message", "details"}
+
+
+def test_an_unknown_execution_is_a_spec_404(runtime, capsys):
+    from local_helpers import http
+
+    status, body = http("GET", f"{runtime.url}/console/api/executions/no-such-execution")
+    assert status == 404 and body["error"] == "NotFound"
+    assert main(["executions", "show", "no-such-execution", "--url", runtime.url]) == 1

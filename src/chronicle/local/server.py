@@ -109,7 +109,7 @@ class CommandRunner:
         _log_outcome(status, answer, desc, command_type, actor_id, execution_arn)
         if status == 500:
             answer["message"] = (f"The command could not be processed: see execution {execution_arn} "
-                                 f"(chronicle executions show {request_id}).")
+                                 f"(/console/executions/{request_id}, or chronicle executions show {request_id}).")
             answer["details"] = [{"executionArn": execution_arn}]
         return status, answer, execution_arn
 
