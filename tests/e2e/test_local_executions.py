@@ -121,3 +121,29 @@ def test_an_unknown_execution_is_a_spec_404(runtime, capsys):
     status, body = http("GET", f"{runtime.url}/console/api/executions/no-such-execution")
     assert status == 404 and body["error"] == "NotFound"
     assert main(["executions", "show", "no-such-execution", "--url", runtime.url]) == 1
+
+
+def test_executions_and_dead_letters_survive_a_kill_through_the_journal(cli_runtime, tmp_path):
+    """No checkpoint on SIGKILL: what comes back was replayed from the journal's records."""
+    import boto3
+
+    from local_helpers import http
+
+    state = tmp_path / "state"
+    first = cli_runtime(state)
+    status, _, arn = command(first.url, "CreateProject", {"data": {"name": "Killed", "ownerId": "alice"}})
+    assert status == 200
+    sqs = boto3.client("sqs", endpoint_url=first.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    queue = [u for u in sqs.list_queues()["QueueUrls"] if "ProjectionDeadLetter" in u][0]
+    sqs.send_message(QueueUrl=queue, MessageBody='{"lost": "never"}')
+    first.kill()
+
+    second = cli_runtime(state)
+    status, body = http("GET", f"{second.url}/console/api/executions/{arn.rpartition(':')[2]}")
+    assert status == 200 and [s["name"] for s in body["states"]][:3] == [
+        "ValidateCommand", "DecideAndAppend", "PublishEvents"]
+    status, body = http("GET", f"{second.url}/console/api/dead-letters")
+    [projection] = [q for q in body["queues"] if q["logicalId"] == "ProjectionDeadLetterQueue"]
+    assert [m["body"] for m in projection["messages"]] == ['{"lost": "never"}']
+    second.stop()
