@@ -7,7 +7,7 @@
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
     chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.local.cost.cli)
-    chronicle executions list|show ...                (chronicle.executions_cli)
+    chronicle executions list|show ... [--aws]        (chronicle.executions_cli; --aws: chronicle.executions_aws)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """

@@ -7,9 +7,9 @@ Both read the local server's ``/console/api/executions`` routes (chronicle.local
 console sees, including executions from before a restart. ``--actor ID`` reads as that actor (its own executions;
 an --admin actor sees all); without it the local operator sees every execution.
 
-In AWS the command workflows are Express state machines, whose executions Step Functions does not keep: there,
-look at the workflow's CloudWatch log group (docs/operations.md), which holds what the stack's WorkflowLogLevel
-lets through.
+With ``--aws`` both read a deployed stack instead: its command workflows are Express state machines, whose
+executions Step Functions does not keep, so they read the workflows' CloudWatch log group (chronicle.executions_aws),
+which holds what the stack parameter WorkflowLogLevel lets through (failures only at ERROR, the default).
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ def add_executions_parser(subparsers: Any) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:3000",
                             help="the running stack (default http://127.0.0.1:3000)")
         parser.add_argument("--actor", default=None, metavar="ID", help="read as this actor (default: everything)")
+        aws = parser.add_argument_group("a deployed stack (--aws): its workflows' CloudWatch log group")
+        aws.add_argument("--aws", action="store_true", help="read the deployed stack's log group, not the local one")
+        aws.add_argument("--stack", default="chronicle", help="stack name (default chronicle)")
+        aws.add_argument("--log-group", default=None, help="default /aws/vendedlogs/states/<stack>-commands")
+        aws.add_argument("--since", type=float, default=60.0, metavar="MINUTES", help="how far back (default 60)")
+        aws.add_argument("--region", default=None)
+        aws.add_argument("--endpoint-url", default=None, help="another CloudWatch Logs endpoint (tests, emulators)")
     listing.set_defaults(func=run_list)
     show.set_defaults(func=run_show)
 
@@ -68,8 +75,37 @@ def _fail(status: int, body: Any) -> int:
     return 1
 
 
+def _aws(args: argparse.Namespace) -> tuple[Any, str]:
+    import boto3
+
+    from chronicle.executions_aws import log_group
+
+    logs = boto3.client("logs", region_name=args.region, endpoint_url=args.endpoint_url)
+    return logs, args.log_group or log_group(args.stack)
+
+
+def _from_aws(args: argparse.Namespace, route: str) -> tuple[int, Any]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chronicle import executions_aws
+
+    try:
+        logs, group = _aws(args)
+        if route == "executions":
+            found = executions_aws.listing(logs, group, args.since, args.command, args.status, args.limit)
+            return 200, {"executions": found, "kept": len(found), "dropped": 0, "keep": args.limit}
+        record = executions_aws.show(logs, group, args.since, args.id)
+    except (BotoCoreError, ClientError) as error:
+        return 0, {"message": f"cannot read the log group: {error}"}
+    if record is None:
+        return 404, {"message": f"no log events of {args.id!r} in the last {args.since:g} minutes (at "
+                                "WorkflowLogLevel ERROR only failed executions are logged)"}
+    return 200, record
+
+
 def run_list(args: argparse.Namespace) -> int:
-    status, body = _get(args, "executions", {"command": args.command, "status": args.status, "limit": args.limit})
+    query = {"command": args.command, "status": args.status, "limit": args.limit}
+    status, body = _from_aws(args, "executions") if args.aws else _get(args, "executions", query)
     if status != 200:
         return _fail(status, body)
     if args.json:
@@ -78,13 +114,17 @@ def run_list(args: argparse.Namespace) -> int:
     for e in body["executions"]:
         print(f"{e['startDate'] or '':32} {e['status']:9} {e['commandType']:28} {e.get('error') or '':24} "
               f"{e['executionArn']}")
+    if args.aws:
+        print(f"({len(body['executions'])} found in the log group over the last {args.since:g} minutes)")
+        return 0
     dropped = f", {body['dropped']} older ones dropped" if body.get("dropped") else ""
     print(f"({len(body['executions'])} shown of {body['kept']} kept{dropped}; newest {body['keep']} are kept)")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    status, body = _get(args, "executions/" + urllib.parse.quote(args.id, safe=""))
+    status, body = _from_aws(args, "execution") if args.aws else _get(
+        args, "executions/" + urllib.parse.quote(args.id, safe=""))
     if status != 200:
         return _fail(status, body)
     if args.json:
