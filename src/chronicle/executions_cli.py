@@ -144,7 +144,8 @@ def render(execution: dict[str, Any]) -> str:
     for state in execution["states"]:
         retries = f", {state['retries']} retries" if state.get("retries") else ""
         lines.append(f"\n- {state['name']} ({state['type']}) {state['status']} {state.get('durationMs')} ms{retries}")
-        for key in ("input", "output", "error", "cause"):
+        caught = state.get("error") is not None  # its output is the error and cause again (ResultPath of a Catch)
+        for key in ("input", "error", "cause") if caught else ("input", "output", "error", "cause"):
             if state.get(key) is not None:
                 lines.append(f"    {key}: {_short(state[key])}")
     return "\n".join(lines)

@@ -148,3 +148,17 @@ def test_dump_dom_of_the_console_shows_the_executions(runtime):
 
 def test_the_screenshot_is_in_the_docs():
     assert Path(SCREENSHOT).is_file()
+
+
+def test_read_models_and_schema_registry_pages(runtime, page):
+    create_and_refuse(runtime.url)
+    settle(runtime)
+    page.goto(f"{runtime.url}/console/read-models")
+    tables = page.locator("#tables").inner_text()
+    assert "ProjectReadModelTable" in tables and "EventStoreTable" in tables
+    assert "stored events not yet delivered" in page.locator("#lag").inner_text()
+    page.goto(f"{runtime.url}/console/schemas")
+    assert "project_created_v1_to_v2" in page.locator("#upcasters").inner_text()
+    page.locator("#event-schemas summary", has_text="ProjectCreated").click()
+    assert "v1" in page.locator("#event-schemas").inner_text() and "v2" in page.locator("#event-schemas").inner_text()
+    assert "CreateProject" in page.locator("#command-schemas").inner_text()
