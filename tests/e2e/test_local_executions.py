@@ -74,6 +74,12 @@ def test_user_command_bodies_are_not_kept_in_clear(runtime, capsys):
     kept = capsys.readouterr().out
     record = printed_json(kept)
     assert email not in json.dumps(record) and "Erin T" not in json.dumps(record) and record["sealed"] is True
+    import boto3
+
+    sfn = boto3.client("stepfunctions", endpoint_url=runtime.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):  # nor does the emulator keep it
+        sfn.describe_execution(executionArn=arn)
 
 
 def test_a_crashing_handler_prints_its_traceback_and_execution_on_the_console(cli_runtime, tmp_path):

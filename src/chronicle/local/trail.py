@@ -15,7 +15,8 @@ hold the whole interpreter state, ~100 KB each), so memory stays bounded under a
 
 Personal data: the executions of User commands (RegisterUser, UpdateUserProfile, ...) carry e-mail addresses and
 names. Their records keep the states, timings, retries and error codes, but no input, output or error message
-(``"sealed": true``): erasing a user must not leave the data in clear in the trail (docs/decisions/0014).
+(``"sealed": true``), and the emulator keeps none of them: erasing a user must not leave the data in clear in the
+trail or behind the emulated endpoint (docs/decisions/0014).
 
 Durable: with a state dir, each record is appended to the runtime's journal (``{"x": record}``) before the
 command's answer leaves, and the whole trail is part of each checkpoint (durable.py sections).
@@ -160,10 +161,12 @@ class ExecutionTrail:
             "error": desc.get("error"), "cause": _cut(desc.get("cause")), "input": _cut(desc.get("input")),
             "output": _cut(desc.get("output")), "sealed": False, "states": condense(events),
         }
-        if command_type in self._user_commands:
+        personal = command_type in self._user_commands
+        if personal:
             _seal(record)
         self.add(record)
-        _forget_in_emulator(desc.get("stateMachineArn", ""))
+        # the emulator's own copy of a User command's execution holds its body in clear: none is left there
+        _forget_in_emulator(desc.get("stateMachineArn", ""), 0 if personal else MOTO_KEEP)
         return record
 
     def add(self, record: dict[str, Any], journal: bool = True) -> None:
@@ -220,8 +223,8 @@ class ExecutionTrail:
             self.add(record, journal=False)
 
 
-def _forget_in_emulator(state_machine_arn: str) -> None:
-    """Drop all but the newest MOTO_KEEP executions of a state machine from the emulator (bounded memory)."""
+def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP) -> None:
+    """Drop all but the newest ``keep`` ended executions of a state machine from the emulator (bounded memory)."""
     try:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -231,7 +234,7 @@ def _forget_in_emulator(state_machine_arn: str) -> None:
         machine = backend.describe_state_machine(state_machine_arn)
         executions = machine.executions
         ended = [e for e in executions if e.status != "RUNNING"]
-        for execution in ended[: max(0, len(ended) - MOTO_KEEP)]:
+        for execution in ended[: max(0, len(ended) - keep)]:
             executions.remove(execution)
     except Exception:  # noqa: BLE001 - best effort: only memory is at stake
         log.debug("could not trim the emulator's executions of %s", state_machine_arn, exc_info=True)
