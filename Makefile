@@ -16,7 +16,7 @@ CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup local test unit lint check build deploy bench clean
+.PHONY: help setup local test unit lint check build deploy bench clean browser
 
 help:
 	@echo "make local   start the local stack on http://127.0.0.1:3000 (state in .chronicle/)"
@@ -43,8 +43,25 @@ local: setup
 
 test: setup lint check build unit
 
-unit: setup
+unit: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium through Playwright (its own browser download is not used).
+# Installed once as root (CI runs as root on a fresh machine); a no-op when chromium is there. Chromium refuses to
+# start as root with its sandbox: /etc/chromium.d/ (sourced by Debian's launcher) adds --no-sandbox for root only,
+# so `chromium --headless --dump-dom URL` works as typed there too.
+CHROMIUM_ROOT_FLAGS := /etc/chromium.d/zz-root-no-sandbox
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the console's browser tests..."; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "chromium could not be installed: the console's browser tests will skip"; \
+	  else echo "no chromium (as root: apt-get install chromium): the console's browser tests will skip"; fi; }
+	@if [ "$$(id -u)" = 0 ] && [ -d /etc/chromium.d ] && [ ! -f $(CHROMIUM_ROOT_FLAGS) ]; then \
+	  printf '%s\n' '# chronicle (make browser): chromium cannot use its sandbox as root' \
+	    'if [ "$$(id -u)" = 0 ]; then export CHROMIUM_FLAGS="$$CHROMIUM_FLAGS --no-sandbox"; fi' \
+	    > $(CHROMIUM_ROOT_FLAGS); fi
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }

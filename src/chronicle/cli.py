@@ -9,6 +9,7 @@
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
     chronicle cost [--rate 50/s] [--mix T=W,...]      (chronicle.cost.cli)
     chronicle token --actor ID [--state-dir DIR]      (chronicle.local.tokens)
+    chronicle executions list|show ... [--aws]        (chronicle.executions_cli; --aws: chronicle.executions_aws)
 
 Each subcommand is a ``add_<name>_parser(subparsers)`` function that sets ``func`` (returns an exit code).
 """
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 
 from chronicle.eventstore.cli import add_archive_parser, add_verify_parser
 from chronicle.cost.cli import add_cost_parser
+from chronicle.executions_cli import add_executions_parser
 from chronicle.projections.cli import add_projections_parser
 from chronicle.schemas.cli import add_schemas_parser
 
@@ -77,6 +79,9 @@ def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
+    from chronicle.local.trail import console_logging
+
+    console_logging(sys.stderr, verbose=args.verbose)  # each 500 with its traceback, each refusal: without -v
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
                            ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins,
@@ -157,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cost_parser(subparsers)
     add_token_parser(subparsers)
     add_state_parser(subparsers)
+    add_executions_parser(subparsers)
     return parser
 
 

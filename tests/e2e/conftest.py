@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser import browser, page  # noqa: F401 - headless Chromium fixtures for the console's tests
 from local_helpers import ADMIN, ROOT, CliRuntime
 
 

@@ -6,6 +6,7 @@
 --no-sqs             SQS SendMessage fails (the workflow cannot queue a re-publish either)
 --publish-crashes    the PublishEvents handler dies with an error nothing in the workflow catches
 --disk-full-when F   once file F exists, every journal write fails with ENOSPC (the disk is full)
+--decide-crashes     DecideAndAppend raises KeyError (a bug in a decider): the command answers 500
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def main() -> int:
     parser.add_argument("--no-sqs", action="store_true")
     parser.add_argument("--publish-crashes", action="store_true")
     parser.add_argument("--disk-full-when", default=None)
+    parser.add_argument("--decide-crashes", action="store_true")
     args, rest = parser.parse_known_args()
     rest = [a for a in rest if a != "--"]
 
@@ -63,6 +65,13 @@ def main() -> int:
             return write_all(self, data)
 
         Journal._write_all = disk_full
+    if args.decide_crashes:
+        import chronicle.commands
+
+        def decide_and_append(*_args, **_kwargs):
+            raise KeyError("ownerId")  # what a decider reading a missing field does
+
+        chronicle.commands.decide_and_append = decide_and_append
 
     from chronicle.cli import main as chronicle_main
 

@@ -175,3 +175,38 @@ def test_the_local_size_measure_is_the_size_step_functions_gets_in_aws(body):
     sent = start_sync_execution_request("CreateProject", body, context)["input"]
     measured = execution_input_size(json.loads(sent))
     assert len(sent.encode()) == measured
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:express:chronicle-command-CreateProject:req-1:run-1"
+
+
+def mapped_headers(answer: dict, selection: str = "default") -> dict[str, str]:
+    """The method response headers API Gateway maps from the integration response (integration.response.body.X)."""
+    headers = {}
+    for target, source in integration()["responses"][selection].get("responseParameters", {}).items():
+        assert target.startswith("method.response.header.") and source.startswith("integration.response.body.")
+        value = answer.get(source.removeprefix("integration.response.body."))
+        if value is not None:
+            headers[target.removeprefix("method.response.header.")] = value
+    return headers
+
+
+def test_every_execution_answer_names_its_execution_in_a_header():
+    body = {"aggregateId": "p-1"}
+    assert mapped_headers({"status": "SUCCEEDED", "output": json.dumps(body), "executionArn": EXECUTION}) == {
+        "X-Chronicle-Execution": EXECUTION}
+    refused = {"status": "FAILED", "error": "ConcurrencyConflict", "executionArn": EXECUTION,
+               "cause": lambda_error_cause("ConcurrencyConflict", {"error": "ConcurrencyConflict", "message": "m"})}
+    assert respond("CreateProject", refused)[0] == 409
+    assert mapped_headers(refused) == {"X-Chronicle-Execution": EXECUTION}
+    for code in ("200", "409", "500"):  # a mapped header must be declared on each method response
+        ref = OPENAPI["paths"]["/commands/{commandType}"]["post"]["responses"][code]["$ref"].rpartition("/")[2]
+        assert "X-Chronicle-Execution" in OPENAPI["components"]["responses"][ref]["headers"]
+
+
+def test_a_500_names_the_execution_to_look_at():
+    answer = {"status": "FAILED", "error": "InternalError", "executionArn": EXECUTION,
+              "cause": lambda_error_cause("KeyError", {"secret": "stack"})}
+    status, body = respond("CreateProject", answer)
+    assert status == 500 and EXECUTION in body["message"] and "secret" not in json.dumps(body)
+    assert body["details"] == [{"executionArn": EXECUTION}]

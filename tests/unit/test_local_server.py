@@ -24,7 +24,7 @@ class SlowRunner:
     def run(self, command_type, body, actor):
         self.started.set()
         self.release.wait(10)
-        return 200, {"ok": command_type}
+        return 200, {"ok": command_type}, f"arn:aws:states:us-east-1:1:execution:x:{command_type}"
 
 
 @pytest.fixture

@@ -58,7 +58,11 @@ def test_each_command_has_an_express_logged_state_machine(command):
     props = machine["Properties"]
     assert machine["Type"] == "AWS::Serverless::StateMachine"
     assert props["Type"] == "EXPRESS"
-    assert props["Logging"]["Level"] in ("ALL", "ERROR")
+    # the level is a stack parameter, ERROR by default: no execution data (personal data) in the logs unless ALL
+    assert props["Logging"]["Level"] == {"Ref": "WorkflowLogLevel"}
+    assert props["Logging"]["IncludeExecutionData"] == {"Fn::If": ["WorkflowLogsExecutionData", True, False]}
+    assert TEMPLATE["Parameters"]["WorkflowLogLevel"]["Default"] == "ERROR"
+    assert TEMPLATE["Conditions"]["WorkflowLogsExecutionData"] == {"Fn::Equals": [{"Ref": "WorkflowLogLevel"}, "ALL"]}
     definition = (ROOT / props["DefinitionUri"]).read_text()
     for placeholder in set(re.findall(r"\$\{(\w+)\}", definition)):
         assert placeholder in props["DefinitionSubstitutions"], placeholder

@@ -106,8 +106,20 @@ def stack_billing(runtime: Any) -> tuple[dict[str, str], dict[str, str], dict[st
             if name:
                 machine_types[name] = str(props.get("Type", props.get("StateMachineType", "STANDARD")))
                 config = props.get("Logging") or props.get("LoggingConfiguration") or {}
-                logging[name] = (str(config.get("Level", "OFF")), bool(config.get("IncludeExecutionData", False)))
+                logging[name] = _logging_setting(template, config)
     return architectures, machine_types, logging
+
+
+def _logging_setting(template: dict[str, Any], config: dict[str, Any]) -> tuple[str, bool]:
+    """(Level, IncludeExecutionData) as deployed with the parameters' defaults (WorkflowLogLevel): a Ref is the
+    parameter's Default, an !If on the level logs execution data only at ALL."""
+    level = config.get("Level", "OFF")
+    if isinstance(level, dict) and "Ref" in level:
+        level = ((template.get("Parameters") or {}).get(level["Ref"]) or {}).get("Default", "OFF")
+    data = config.get("IncludeExecutionData", False)
+    if isinstance(data, dict):
+        data = level == "ALL"
+    return str(level), bool(data)
 
 
 @contextlib.contextmanager

@@ -30,6 +30,11 @@ A checkpoint (on start, on clean stop, and when the current segment passes ``com
 and bucket under the same lock, starts a new journal segment at that very point, writes ``snapshot.json``
 atomically, then deletes the older segments.
 
+Sections: other parts of the local state (the execution trail, the dead-letter queues) register with
+:meth:`DurableState.add_section` a record key, a capture and a restore: their journal records are ``{key: value}``
+(appended by their owner through :attr:`journal`), replayed through ``apply``, and each checkpoint keeps
+``capture()`` under ``"sections"`` in the snapshot.
+
 Besides the state, the journal keeps *published marks*: for each stream, the highest event sequence the local bus
 has delivered to every target, contiguously. On start :meth:`DurableState.lagging_streams` compares them with the
 event store, and the runtime publishes again what a crash left undelivered.
@@ -98,6 +103,13 @@ class DurableState:
         self._scrubs = 0  # deletions from scrub_tables so far
         self._scrubbed = 0  # of those, how many a completed checkpoint has removed from the disk
         self.replayed = 0  # journal records applied on top of the snapshot at load
+        self.sections: dict[str, tuple[str, Callable[[], Any], Callable[[Any], None], Callable[[Any], None]]] = {}
+
+    def add_section(self, name: str, key: str, capture: Callable[[], Any], restore: Callable[[Any], None],
+                    apply: Callable[[Any], None]) -> None:
+        """Keep another part of the state: ``capture()`` goes into each snapshot and ``restore`` takes it back at
+        load; journal records ``{key: value}`` (appended by the owner) are replayed with ``apply(value)``."""
+        self.sections[name] = (key, capture, restore, apply)
 
     # -- backends ---------------------------------------------------------------------------------------
     @staticmethod
@@ -134,6 +146,9 @@ class DurableState:
                 for key, entry in objects.items():
                     self._put_object(bucket, key, entry["blob"], entry.get("metadata") or {}, entry.get("versionId"))
             self.published = {k: int(v) for k, v in snapshot.body.get("published", {}).items()}
+            for name, content in snapshot.body.get("sections", {}).items():
+                if name in self.sections:
+                    self.sections[name][2](content)
         replayed = 0
         for record in read_segments(self.path / "journal", first_segment, repair=True, legacy=legacy,
                                     first_seq=None if snapshot is None else snapshot.seq):
@@ -201,6 +216,10 @@ class DurableState:
         elif "m" in record:
             stream, sequence = record["m"]
             self.published[stream] = max(self.published.get(stream, 0), int(sequence))
+        else:
+            for key, _capture, _restore, apply in self.sections.values():
+                if key in record:
+                    apply(record[key])
 
     def _put_object(self, bucket: str, key: str, blob: str, metadata: dict[str, str],
                     version_id: str | None = None) -> None:
@@ -441,6 +460,7 @@ class DurableState:
                     objects[bucket] = {key: (obj.value, dict(obj.metadata or {}), obj.version_id)
                                        for key, obj in s3.get_bucket(bucket).keys.items()}
             published = dict(self.published)
+            sections = _dumps({name: section[1]() for name, section in sorted(self.sections.items())})
             if self.journal is None:
                 self.journal = Journal(self.path / "journal", max(segments(self.path / "journal"), default=0) + 1,
                                        next_seq=self._next_seq)
@@ -449,7 +469,8 @@ class DurableState:
             segment, first_seq = self.journal.number, self.journal.first_seq
         s3_index = {bucket: {key: {"blob": self._write_blob(data), "metadata": metadata, "versionId": version}
                              for key, (data, metadata, version) in keys.items()} for bucket, keys in objects.items()}
-        body = b'{"published":%s,"s3":%s,"tables":%s}' % (_dumps(published), _dumps(s3_index), tables)
+        body = (b'{"published":%s,"s3":%s,"sections":%s,"tables":%s}'
+                % (_dumps(published), _dumps(s3_index), sections, tables))
         kms = snapshots.key_digests(snapshots.read_keys(self.path / "kms.json"))
         atomic_write(self.path / "snapshot.json", snapshots.encode(segment, first_seq, kms, body))
         self.dir.write_format()

@@ -205,7 +205,14 @@ class _MotoServer:
         moto_app = DomainDispatcherApplication(create_backend_app)
         emulator = self.emulator
 
+        from . import sync_execution
+
         def app(environ: dict, start_response: Any) -> Any:
+            if sync_execution.is_sync_start(environ):  # moto has no StartSyncExecution (sync_execution.py)
+                refusal = emulator.refusal(environ)  # a fenced runtime, a foreign origin
+                if refusal is not None:
+                    return _json_answer(start_response, *refusal)
+                return sync_execution.wsgi(environ, start_response, emulator.endpoint)
             # In-process callers (handlers, the interpreter) are synced by the command answer they are part of.
             if environ.get("chronicle.in_process"):
                 return moto_app(environ, start_response)

@@ -176,6 +176,9 @@ _HANDLERS = {
     "stepfunctions": ("moto.stepfunctions.responses", "StepFunctionResponse"),
 }
 
+# Operations moto has no handler for, answered by the emulator's WSGI app (sync_execution.py): the HTTP path.
+_NOT_DIRECT = {"StartSyncExecution"}
+
 
 class _DirectClient:
     """Base class put in front of botocore's client class of the services in ``_HANDLERS``
@@ -191,7 +194,7 @@ class _DirectClient:
 
     def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
         route = _direct.get(self.meta.endpoint_url)
-        if route is None or not route.enabled:
+        if route is None or not route.enabled or operation_name in _NOT_DIRECT:
             return super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
         return route.call(self, operation_name, api_params)
 

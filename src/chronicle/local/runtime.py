@@ -94,7 +94,7 @@ class LocalRuntime:
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
                  compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
-                 cors_origins: list[str] | tuple[str, ...] = ()) -> None:
+                 cors_origins: list[str] | tuple[str, ...] = (), keep_executions: int = 10_000) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -120,7 +120,12 @@ class LocalRuntime:
         self.statedir: Any = None
         self.durable: Any = None
         self.republished: list[dict[str, Any]] = []
+        from .trail import ExecutionTrail
+
+        self.trail = ExecutionTrail(keep_executions)  # every command's execution, for the CLI and the console
         self.server: Any = None
+        self.stack_session: Any = None
+        self.dead_letters: Any = None  # queue_store.DeadLetterKeeper, with a state dir
         self.loaded: dict[str, int] = {}
         self.startup_seconds = 0.0
         self._stopped = threading.Event()
@@ -180,7 +185,7 @@ class LocalRuntime:
             moto_atomic.install()
             registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
-            session = boto3.session.Session(region_name=REGION)
+            session = self.stack_session = boto3.session.Session(region_name=REGION)
             overrides = {"AdminActorIds": ",".join(self.admins)} if self.admins else None
             from .kms_keys import KeyRing
 
@@ -199,8 +204,13 @@ class LocalRuntime:
                     event_table=self.stack.environment.get("EVENT_TABLE"), compact_bytes=self.compact_bytes,
                     # an erased user's data key: gone from the disk before EraseUserPersonalData answers
                     scrub_tables=[t for t in [self.stack.environment.get("KEYS_TABLE")] if t])
+                keeper = self._keep_sections()
                 self.loaded = self.durable.load(checked)
                 self.durable.start()
+                keeper.install()
+                durable = self.durable
+                keeper.append = lambda record: durable.journal and durable.journal.append(record)
+                self.trail.journal = lambda record: durable.journal and durable.journal.append({"x": record})
                 self.emulator.after_write = self.durable.sync
                 self.emulator.fence = self.fence
                 seam.on_delivered(self.durable.mark_published)
@@ -218,7 +228,7 @@ class LocalRuntime:
             if graphql is not None:
                 self._wire_subscriptions(graphql)
             dispatcher = self.dispatcher
-            runner = CommandRunner(session, self.stack.state_machines, STACK_NAME,
+            runner = CommandRunner(session, self.stack.state_machines, STACK_NAME, trail=self.trail,
                                    # read-your-writes: this command's events projected (not everyone's)
                                    after_success=lambda: dispatcher.wait_for(dispatcher.ticket(),
                                                                              self.settle_timeout))
@@ -240,6 +250,7 @@ class LocalRuntime:
                 self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
                                           before_answer=self.durable.sync if self.durable else None,
                                           token_key=self.token_key, fence=self.fence)
+            self.server.console = self._console(session, graphql)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket
 
@@ -256,6 +267,37 @@ class LocalRuntime:
         self._started = True
         self.startup_seconds = time.monotonic() - t0
         return self
+
+    def _keep_sections(self) -> Any:
+        """The execution trail and the dead-letter queues, journaled with the rest of the state (durable.py)."""
+        from .queue_store import DeadLetterKeeper
+
+        trail = self.trail
+        self.durable.add_section("executions", "x", trail.snapshot, trail.restore,
+                                 lambda record: trail.add(record, journal=False))
+        dead_letters = {str(r.physical_id).rpartition("/")[2] for r in self.stack.of_type("AWS::SQS::Queue")
+                        if "DeadLetter" in r.logical_id}
+        keeper = self.dead_letters = DeadLetterKeeper(dead_letters)
+        self.durable.add_section("deadLetters", "q", keeper.capture, keeper.restore,
+                                 lambda value: keeper.restore({value[0]: value[1]}))
+        return keeper
+
+    def _console(self, session: Any, graphql: Any) -> Any:
+        from .console_api import Console
+
+        sfn, cache, machines = session.client("stepfunctions"), {}, self.stack.state_machines
+
+        def definition(name: str) -> dict[str, Any] | None:
+            if name not in cache and name in machines:
+                cache[name] = json.loads(sfn.describe_state_machine(stateMachineArn=machines[name])["definition"])
+            return cache.get(name)
+
+        from .console_data import ConsoleData
+        from .console_pages import Pages
+
+        console = Console(self.trail, self.admins, definition)
+        console.pages = Pages(console, ConsoleData(self))
+        return console
 
     def _republish(self) -> None:
         """Publish again what the store holds and the bus never delivered (a crash between append and publish,
@@ -332,6 +374,8 @@ class LocalRuntime:
             self.streams.stop()
         if self.dispatcher is not None:
             self.dispatcher.wait_idle(self.settle_timeout)
+        if self.dead_letters is not None:
+            self.dead_letters.uninstall()
         if self.durable is not None:
             try:
                 # The last durable point; a request still running after the drain gets 503 instead of a 200.
@@ -365,6 +409,16 @@ class LocalRuntime:
             f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
         ]
 
+    def sync_example(self) -> str:
+        """StartSyncExecution as API Gateway calls it; botocore's `sync-` host prefix is turned off (it would not
+        resolve for 127.0.0.1; chronicle.local.sync_execution)."""
+        arn = (self.stack.state_machines if self.stack else {}).get(f"{STACK_NAME}-command-CreateProject", "")
+        execution_input = json.dumps({"commandType": "CreateProject", "actorId": "alice", "requestId": "banner",
+                                      "body": json.dumps({"data": {"name": "Sync", "ownerId": "alice"}})})
+        return (f"  AWS_DISABLE_HOST_PREFIX_INJECTION=true AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+                f"aws --endpoint-url {self.aws_endpoint} --region {REGION} stepfunctions start-sync-execution "
+                f"--state-machine-arn {arn} --input '{execution_input}'")
+
     def banner(self) -> str:
         lines = [
             "Chronicle local runtime",
@@ -372,6 +426,7 @@ class LocalRuntime:
             f"  GraphQL      {self.graphql_url}",
             f"  Subscribe    {self.graphql_url.replace('http://', 'ws://')}   (graphql-transport-ws)",
             f"  Health       {self.url}/health",
+            f"  Console      {self.url}/console   (executions, streams, read models, dead letters, schemas)",
             f"  AWS endpoint {self.aws_endpoint}   (any region and key: no AWS account or configuration needed)",
             f"  Tables       {', '.join(self.stack.tables.values()) if self.stack else ''}",
             f"  Admins       {', '.join(self.admins) or '(none: chronicle local --admin ID)'}",
@@ -385,6 +440,7 @@ class LocalRuntime:
             f"  curl -s -X POST {self.url}/commands/CreateProject -H 'content-type: application/json' "
             "-H 'X-Actor-Id: alice' -d '{\"data\":{\"name\":\"Demo\",\"ownerId\":\"alice\"}}'",
             *self.aws_examples(),
+            self.sync_example(),
             "",
             "Ready.",
         ]

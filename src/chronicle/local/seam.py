@@ -236,6 +236,11 @@ class EventDispatcher:
             self._thread.join(timeout=5)
             self._thread = None
 
+    @property
+    def pending(self) -> int:
+        """Deliveries submitted and not finished yet."""
+        return self._pending
+
     def submit_call(self, call: Callable[[], Any]) -> None:
         """Run ``call`` on the dispatcher thread, after everything submitted before it (targets run locally by
         Chronicle itself, such as a rule's AppSync target)."""

@@ -46,12 +46,14 @@ from . import fastpath, tokens
 from .journal import JournalClosed, JournalFailed
 
 log = logging.getLogger("chronicle.local.server")
+trail_log = logging.getLogger("chronicle.local.trail")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 REQUEST_QUEUE_SIZE = 512  # listen backlog (the standard library's 5 overflowed under 16 clients)
 MAX_CONNECTIONS = 256  # threads serving HTTP connections at once
 MAX_WEBSOCKETS = 256  # WebSocket connections at once: their own cap, so that sockets never starve HTTP
 IDLE_TIMEOUT = 20.0  # seconds a connection may stay silent (headers, body, keep-alive) before it is closed
+EXECUTION_HEADER = "X-Chronicle-Execution"  # the execution ARN of a command's answer (api/openapi.yaml maps it too)
 # /iam/commands is the SigV4 route of AWS (docs/decisions/0016); locally both take the same actor (no signature).
 _COMMAND_PATH = re.compile(r"^(?:/iam)?/commands/([^/?#]+)/?$")
 _COMMAND_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")  # the same pattern as api/openapi.yaml
@@ -67,31 +69,55 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 
 
 class CommandRunner:
-    """Runs one command's state machine to completion (StartExecution + DescribeExecution polling)."""
+    """Runs one command's state machine to completion (StartExecution + DescribeExecution polling).
+
+    :meth:`run` answers ``(status, body, execution ARN or None)``: None when no execution started (an unknown
+    command, a body over the input limit). Each ended execution is kept in ``trail`` (trail.py) and logged on
+    the ``chronicle.local.trail`` logger: ERROR with the traceback for a 500, one INFO line for a refusal."""
 
     def __init__(self, session: Any, state_machines: dict[str, str], stack_name: str = "chronicle",
-                 timeout: float = 120.0, after_success: Callable[[], Any] | None = None) -> None:
+                 timeout: float = 120.0, after_success: Callable[[], Any] | None = None, trail: Any = None) -> None:
         self.sfn = session.client("stepfunctions")
         self.state_machines = state_machines
         self.stack_name = stack_name
         self.timeout = timeout
         self.after_success = after_success
+        self.trail = trail
 
     def state_machine_arn(self, command_type: str) -> str | None:
         return self.state_machines.get(command_state_machine_name(self.stack_name, command_type))
 
-    def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any]]:
+    def run(self, command_type: str, body: str, actor_id: str) -> tuple[int, dict[str, Any], str | None]:
         arn = self.state_machine_arn(command_type) if _COMMAND_TYPE.fullmatch(command_type) else None
         if arn is None:
-            return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}.")
+            trail_log.info("404 UnknownCommand %.80s by %s", command_type, actor_id)
+            return 404, error_body("UnknownCommand", f"Unknown command type {command_type!r}."), None
         request_id = str(uuid.uuid4())
         payload = {"commandType": command_type, "body": body, "actorId": actor_id, "requestId": request_id}
         execution_input = json.dumps(payload)
         size = execution_input_size(payload)  # what Step Functions would get from API Gateway's template in AWS
         if size > MAX_EXECUTION_INPUT_BYTES:  # Step Functions would refuse to start it (InvalidExecutionInput)
+            trail_log.info("413 PayloadTooLarge %s by %s (%d bytes)", command_type, actor_id, size)
             return 413, too_large("command (JSON-escaped, as Step Functions carries it)", size,
-                                  MAX_EXECUTION_INPUT_BYTES).body()
+                                  MAX_EXECUTION_INPUT_BYTES).body(), None
         execution_arn = arn.replace(":stateMachine:", ":execution:", 1) + f":{request_id}"
+        desc = self._execute(arn, request_id, execution_input, execution_arn)
+        if desc is None:
+            trail_log.error("%s timed out after %g s in execution %s", command_type, self.timeout, execution_arn)
+            return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
+                                   [{"executionArn": execution_arn}]), execution_arn
+        if self.trail is not None:
+            self.trail.capture(self.sfn, execution_arn, command_type, actor_id)
+        status, answer = self._answer(desc)
+        _log_outcome(status, answer, desc, command_type, actor_id, execution_arn)
+        if status == 500:
+            answer["message"] = (f"The command could not be processed: see execution {execution_arn} "
+                                 f"(/console/executions/{request_id}, or chronicle executions show {request_id}).")
+            answer["details"] = [{"executionArn": execution_arn}]
+        return status, answer, execution_arn
+
+    def _execute(self, arn: str, request_id: str, execution_input: str, execution_arn: str) -> Any:
+        """The ended execution's description; None when it did not end within the timeout."""
         finished = fastpath.watch(execution_arn)  # set the moment it ends; None: poll
         try:
             execution = self.sfn.start_execution(stateMachineArn=arn, name=request_id,
@@ -103,15 +129,16 @@ class CommandRunner:
                     finished.wait(max(0.0, min(1.0, deadline - time.monotonic())))
                 desc = self.sfn.describe_execution(executionArn=execution)
                 if desc["status"] != "RUNNING":
-                    break
+                    return desc
                 if time.monotonic() > deadline:
-                    return 504, error_body("Timeout", f"The command did not finish within {self.timeout:g} s.",
-                                           [{"executionArn": execution}])
+                    return None
                 if finished is None:
                     time.sleep(delay)
                     delay = min(delay * 1.5, 0.05)
         finally:
             fastpath.unwatch(execution_arn)
+
+    def _answer(self, desc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if desc["status"] == "SUCCEEDED":
             if self.after_success is not None:
                 self.after_success()
@@ -122,6 +149,34 @@ class CommandRunner:
         error = desc.get("error") or desc["status"]
         body_out = body_from_cause(desc.get("cause"), error)
         return HTTP_STATUS.get(body_out["error"], 500), body_out
+
+
+def _log_outcome(status: int, answer: dict[str, Any], desc: dict[str, Any], command_type: str, actor_id: str,
+                 execution_arn: str) -> None:
+    """The console trail: one ERROR (with the handler's traceback) per 500, one INFO line per refusal."""
+    if status == 200:
+        trail_log.debug("200 %s by %s in execution %s", command_type, actor_id, execution_arn)
+    elif status >= 500:
+        trail_log.error("%s failed (%s) in execution %s\n%s", command_type, desc.get("error") or desc["status"],
+                        execution_arn, format_cause(desc.get("cause")))
+    else:
+        trail_log.info("%d %s %s by %s: %.200s (execution %s)", status, answer.get("error"), command_type,
+                       actor_id, answer.get("message"), execution_arn)
+
+
+def format_cause(cause: str | None) -> str:
+    """A Lambda error payload (errorType, errorMessage, stackTrace) as a Python traceback."""
+    try:
+        payload = json.loads(cause or "")
+    except ValueError:
+        return f"cause: {cause}"
+    if not isinstance(payload, dict) or "errorType" not in payload:
+        return f"cause: {cause}"
+    frames = payload.get("stackTrace") or []
+    lines = ["Traceback (most recent call last):"] if frames else []
+    lines += [str(frame).rstrip("\n") for frame in frames]
+    lines.append(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+    return "\n".join(lines)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -152,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
         """Answer and close: the rest of the request (a body we will not read) cannot be parsed any more."""
         self.close_connection = True
+        trail_log.info("%d %s %s %s: %s", status, code, self.command, self._path()[:200], message)
         self._send_json(status, error_body(code, message, details), {"connection": "close"})
 
     def _read_body(self) -> bytes | None:
@@ -312,8 +368,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
+    def _console(self, body: bytes = b"") -> bool:
+        """Answer a console route (console_api.py); False when the path is not one."""
+        console = self.server.console
+        answer = console.handle(self.command, self.path, self.headers, body) if console is not None else None
+        if answer is None:
+            return False
+        status, content_type, data, extra = answer
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.send_header("cache-control", "no-store")
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        return True
+
     def _get(self) -> None:
         path = self._path()
+        if self._console():
+            return
         if path in ("/health", "/health/"):
             health = self.server.health()
             self._send_json(200 if health.get("status", "ok") == "ok" else 503, health)
@@ -352,7 +428,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._path()
         match = _COMMAND_PATH.fullmatch(path)
         if not match and path != "/graphql":
-            if self._read_body() is not None:  # else it answered already (bad framing, too large)
+            raw = self._read_body()
+            if raw is not None and not self._console(raw):  # None: it answered already (bad framing, too large)
                 self._not_found()
             return
         raw = self._read_body()
@@ -367,10 +444,11 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:  # the execution input is JSON text: it cannot carry these bytes
+                trail_log.info("400 ValidationError %s by %s: the body is not UTF-8", command_type, actor)
                 self._send_json(400, error_body("ValidationError", "The request body is not UTF-8.", [
                     {"path": "$", "message": f"byte {error.start}: {error.reason}"}]))
                 return
-            status, body = self.server.runner.run(command_type, text, actor)
+            status, body, execution = self.server.runner.run(command_type, text, actor)
             if self.server.before_answer is not None:
                 try:
                     self.server.before_answer()  # what the answer reports is on disk before it leaves
@@ -381,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
                 except JournalFailed:
                     self.close_connection = True
                     status, body = self.server.fence() or (503, error_body("StorageFailure", "The journal failed."))
-            self._send_json(status, body)
+            self._send_json(status, body, {EXECUTION_HEADER: execution} if execution else None)
         else:
             self._graphql(raw, actor)
 
@@ -430,6 +508,7 @@ class _HTTPServer(ThreadingHTTPServer):
     before_answer: Callable[[], None] | None
     token_key: bytes | None
     fence: Callable[[], tuple[int, dict[str, Any]] | None] | None
+    console: Any = None  # console_api.Console: /, /console, /console/api
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS, max_websockets: int = MAX_WEBSOCKETS) -> None:
@@ -493,11 +572,20 @@ class LocalServer:
         self.httpd.health = health
         self.httpd.before_answer = before_answer
         self.httpd.fence = fence  # (status, body) every request but /health gets, e.g. after a failed journal write
+        self.httpd.console = None
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         return int(self.httpd.server_address[1])
+
+    @property
+    def console(self) -> Any:
+        return self.httpd.console
+
+    @console.setter
+    def console(self, console: Any) -> None:
+        self.httpd.console = console
 
     @property
     def websocket_handler(self) -> Callable[[BaseHTTPRequestHandler], None] | None:
