@@ -43,6 +43,9 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.add_argument("--admin", dest="admins", action="append", default=[], metavar="ID",
                    help="an actor id holding admin on * (the stack parameter AdminActorIds; repeatable)")
+    p.add_argument("--watch", action="store_true",
+                   help="reload edits to src/, functions/, schemas/, statemachine/ and template.yaml for the next "
+                        "command, keeping state (on in `make local`; see docs/local-runtime.md)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
 
@@ -60,7 +63,8 @@ def run_local(args: argparse.Namespace) -> int:
     from chronicle.local.runtime import LocalRuntime  # sets AWS env before any handler import
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
-                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins)
+                           ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins,
+                           watch=args.watch)
 
     stop_requested = threading.Event()
 

@@ -68,7 +68,8 @@ def free_port() -> int:
 class CliRuntime:
     """`python -m chronicle.cli local ...` in a subprocess, stopped with SIGINT like a user's Ctrl-C."""
 
-    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> None:
+    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None,
+                 extra: list[str] | None = None) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
@@ -78,6 +79,7 @@ class CliRuntime:
                 "--aws-port", str(self.aws_port), "--state-dir", str(state_dir), "--admin", ADMIN]
         if ephemeral:
             args.append("--ephemeral")
+        args += extra or []
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
         for key in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
             env.pop(key, None)

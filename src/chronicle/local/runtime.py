@@ -81,7 +81,8 @@ class LocalRuntime:
                  state_dir: str | Path | None = ".chronicle", ephemeral: bool = False, aws_port: int | None = None,
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
-                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = ()) -> None:
+                 compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
+                 watch: bool = False) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -96,6 +97,8 @@ class LocalRuntime:
         self.settle_timeout = settle_timeout
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
         self.admins = [a.strip() for a in admins if a.strip()]  # the stack parameter AdminActorIds
+        self.watch = watch  # reload edits as they are saved (chronicle.local.watch)
+        self.watcher: Any = None
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
@@ -212,6 +215,10 @@ class LocalRuntime:
             if self.durable is not None:
                 self._republish()
             self.server.start()
+            if self.watch:
+                from .watch import start_watching
+
+                self.watcher = start_watching(self)
             if self.statedir is not None:
                 self.statedir.set_owner(port=self.server.port, awsPort=self.emulator.port)
         except BaseException:
@@ -278,6 +285,8 @@ class LocalRuntime:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.websocket is not None:
             self.websocket.close_all()
         if self.server is not None:
@@ -336,6 +345,7 @@ class LocalRuntime:
             + (f"  (loaded {sum(self.loaded.values())} items/objects, {self.durable.replayed} journal records"
                f"{f', re-published {len(self.republished)} streams' if self.republished else ''})"
                if self.durable and (self.loaded or self.durable.replayed) else ""),
+            f"  Watching     {'src/ functions/ schemas/ statemachine/ template.yaml (edits reload)' if self.watcher else 'off (chronicle local --watch reloads edits)'}",
             f"  Started in   {self.startup_seconds:.1f} s",
             "",
             "Try:",
