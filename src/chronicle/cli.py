@@ -113,15 +113,23 @@ def add_invoke_parser(subparsers: Any) -> None:
     p.add_argument("--running", action="store_true",
                    help="use the running `chronicle local` (its saved state keeps what the handler writes)")
     p.add_argument("--url", default="http://127.0.0.1:3000", help="the running stack (default http://127.0.0.1:3000)")
+    p.add_argument("--env-vars", default=None, metavar="FILE",
+                   help='SAM\'s JSON: {"FunctionLogicalId": {"VAR": "value"}, "Parameters": {"VAR": "value"}}')
+    p.add_argument("--parameter-overrides", default=None, metavar="'Key=Value ...'",
+                   help="stack parameters of the fresh stack (e.g. 'AdminActorIds=alice RetentionDays=30')")
+    p.add_argument("--debug-port", type=int, default=None, metavar="N",
+                   help="wait for a debugger on 127.0.0.1:N before the handler runs (debugpy when installed, "
+                        "else pdb: attach with `nc 127.0.0.1 N`)")
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.set_defaults(func=run_invoke)
 
 
 def run_invoke(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from chronicle.local.invoke import run
+    from chronicle.local.invoke import Options, run
 
-    return run(args.function, args.event, args.running, args.url, args.project_dir)
+    options = Options(args.env_vars, args.parameter_overrides, args.debug_port)
+    return run(args.function, args.event, args.running, args.url, args.project_dir, options)
 
 
 def build_parser() -> argparse.ArgumentParser:

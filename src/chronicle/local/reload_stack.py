@@ -45,9 +45,8 @@ class StackReloader:
     def _builder(self) -> StackBuilder:
         import boto3
 
-        overrides = {"AdminActorIds": ",".join(self.runtime.admins)} if self.runtime.admins else None
         builder = StackBuilder(self.runtime.template_path, session=boto3.session.Session(region_name=REGION),
-                               parameter_overrides=overrides)
+                               parameter_overrides=self.runtime.parameter_overrides())
         builder.stack.resources = dict(self.runtime.stack.resources)  # Ref / GetAtt name what is running
         return builder
 

@@ -82,7 +82,7 @@ class LocalRuntime:
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
                  compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
-                 watch: bool = False) -> None:
+                 watch: bool = False, parameters: dict[str, str] | None = None) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -97,6 +97,7 @@ class LocalRuntime:
         self.settle_timeout = settle_timeout
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
         self.admins = [a.strip() for a in admins if a.strip()]  # the stack parameter AdminActorIds
+        self.parameters = dict(parameters or {})  # stack parameter overrides (chronicle invoke --parameter-overrides)
         self.watch = watch  # reload edits as they are saved (chronicle.local.watch)
         self.watcher: Any = None
         self.emulator: Emulator | None = None
@@ -155,7 +156,7 @@ class LocalRuntime:
             registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = boto3.session.Session(region_name=REGION)
-            overrides = {"AdminActorIds": ",".join(self.admins)} if self.admins else None
+            overrides = self.parameter_overrides()
             from .kms_keys import KeyRing
 
             key_ring = KeyRing(None if self.ephemeral else self.state_dir / "kms.json")
@@ -227,6 +228,12 @@ class LocalRuntime:
         self._started = True
         self.startup_seconds = time.monotonic() - t0
         return self
+
+    def parameter_overrides(self) -> dict[str, str] | None:
+        overrides = dict(self.parameters)
+        if self.admins:
+            overrides["AdminActorIds"] = ",".join(self.admins)
+        return overrides or None
 
     def _republish(self) -> None:
         """Publish again what the store holds and the bus never delivered (a crash between append and publish,
