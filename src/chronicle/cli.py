@@ -132,8 +132,18 @@ def run_invoke(args: argparse.Namespace) -> int:
     return run(args.function, args.event, args.running, args.url, args.project_dir, options)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chronicle")
+    except PackageNotFoundError:
+        return "(not installed: run from src/)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description="Chronicle developer tools.")
+    parser.add_argument("--version", action="version", version=f"chronicle {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
     add_local_parser(subparsers)

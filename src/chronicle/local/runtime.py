@@ -328,13 +328,26 @@ class LocalRuntime:
         while not self._stopped.wait(0.5):
             pass
 
+    def tool(self, name: str) -> str:
+        """How to run one of this environment's programs from the project root, with no activated venv:
+        .venv/bin/<name> when the running interpreter's venv is inside the project, else <name>."""
+        import sys
+
+        path = Path(sys.executable).parent / name
+        try:
+            return path.relative_to(self.root).as_posix() if path.exists() else name
+        except ValueError:
+            return str(path) if path.exists() else name
+
     def aws_examples(self) -> list[str]:
-        """Commands that work as printed, even where no AWS configuration exists (tests run them so)."""
+        """Commands that work as printed from the project root, with no AWS CLI, configuration or activated venv
+        (tests run them so): the endpoint through boto3, which `make setup` installs, and a rebuild."""
         tables = self.stack.tables if self.stack else {}
+        client = (f"boto3.client('dynamodb', endpoint_url='{self.aws_endpoint}', region_name='{REGION}', "
+                  "aws_access_key_id='local', aws_secret_access_key='local')")
         return [
-            f"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {self.aws_endpoint} "
-            f"--region {REGION} dynamodb list-tables",
-            f"  chronicle projections rebuild --endpoint-url {self.aws_endpoint} "
+            f"  {self.tool('python')} -c \"import boto3; print({client}.list_tables()['TableNames'])\"",
+            f"  {self.tool('chronicle')} projections rebuild --endpoint-url {self.aws_endpoint} "
             f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
         ]
 
