@@ -41,7 +41,7 @@ CLOCK_SKEW = timedelta(seconds=5)
 
 
 def now_iso() -> str:
-    """ISO-8601 UTC with millisecond precision (SPEC section 2); such strings sort as time does."""
+    """ISO-8601 UTC with millisecond precision (docs/eventstore.md); such strings sort as time does."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -174,7 +174,7 @@ def decide_and_append(command: dict[str, Any], store: EventStore, loader: Aggreg
                       vault: Any = None, attempt: int | None = None) -> dict[str, Any]:
     """Load, decide and append atomically; answer the stored outcome when this command was already stored.
 
-    Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
+    Returns {"response": the reference (docs/reference) body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
     The Lambda handler drops "events" before returning: state data is limited to 256 KiB, so PublishEvents reads
     the events back by `stream`.
 
@@ -228,7 +228,7 @@ def _decide_and_append(aggregate: Aggregate, command: dict[str, Any], store: Eve
         if before.version == 0:
             raise AggregateNotFound(f"There is no {aggregate.type} {aggregate_id!r}.",
                                     [{"aggregateId": aggregate_id, "aggregateType": aggregate.type}])
-    # SPEC section 7: after 400 (ValidateCommand) and 404, before anything else is told or stored.
+    # docs/reference/authorization.md: after 400 (ValidateCommand) and 404, before anything else is told or stored.
     authorize(aggregate, command, before.state, loader)
     if not is_create and expected is not None and expected != before.version:
         raise _conflict(aggregate_id, expected, before.version)

@@ -1,4 +1,4 @@
-"""Who may do what (SPEC section 7): a pure policy, like the deciders. No I/O here.
+"""Who may do what (docs/reference/authorization.md): a pure policy, like the deciders. No I/O here.
 
 Resources are strings: ``project:<id>``, ``template:<id>``, ``user:<id>``, and the patterns ``project:*``,
 ``template:*``, ``user:*`` and ``*``. Permissions are ``read`` < ``write`` < ``admin``: each implies the ones before

@@ -35,7 +35,7 @@ ADMIN = "e2e-admin"  # every runtime of these tests starts with --admin e2e-admi
 
 
 def graphql(url: str, query: str, actor: str = ADMIN, **variables) -> dict:
-    """Run a query as `actor` (X-Actor-Id, as the command API; reads obey SPEC section 7): by default as the
+    """Run a query as `actor` (X-Actor-Id, as the command API; reads obey docs/reference/authorization.md): by default as the
     bootstrap admin, who sees everything, so tests about something else need not care who created what."""
     status, body = http("POST", f"{url}/graphql", {"query": query, "variables": variables}, {"X-Actor-Id": actor})
     assert status == 200, body
