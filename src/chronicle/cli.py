@@ -156,8 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_handlers() -> None:
+    """`chronicle cost` runs the handlers for their AWS requests: their log lines and EMF metrics would drown the
+    table (the meter sizes the workflows' logs itself)."""
+    import os
+    import warnings
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "cost":
+        _quiet_handlers()
     return int(args.func(args) or 0)
 
 

@@ -55,3 +55,15 @@ def test_the_banner_commands_work_as_printed_without_any_aws_configuration(runti
     assert rebuild.returncode == 0 and "rebuilt" in rebuild.stdout, rebuild.stderr
     listed = subprocess.run(aws_line, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and "chronicle-EventStoreTable" in listed.stdout, listed.stderr
+
+
+def test_rebuild_by_read_model_name_needs_no_table_names_locally(runtime, capsys):
+    """Locally the table names are fixed: --endpoint-url is enough, for one read model or all of them, and the
+    archive is read through (no note that archived streams are not seen)."""
+    from chronicle.cli import main
+
+    assert main(["projections", "rebuild", "--endpoint-url", runtime.aws_endpoint, "--read-model", "templates"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("rebuilt ") and "template(s)" in out.out and "not seen" not in out.err, out
+    assert main(["projections", "rebuild", "--endpoint-url", runtime.aws_endpoint]) == 0
+    assert capsys.readouterr().out.count("rebuilt ") == 4

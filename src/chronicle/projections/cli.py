@@ -6,7 +6,7 @@
 
 Without --read-model, every read model whose table is known is rebuilt. Table names default to $EVENT_TABLE,
 $PROJECT_TABLE, $TEMPLATE_TABLE and $USAGE_TABLE; in AWS take them from the stack outputs, locally from the
-`chronicle local` banner (with its AWS endpoint as --endpoint-url). --id names streams of the selected models
+`chronicle local` banner; with --endpoint-url (the local runtime) every name defaults to the local stack's. --id names streams of the selected models
 (project ids for projects and template-usage, template ids for templates).
 """
 
@@ -20,6 +20,25 @@ from typing import Any
 # name -> (the option holding its table, what it counts)
 READ_MODELS = {"projects": ("read_model_table", "project(s)"), "templates": ("template_table", "template(s)"),
                "template-usage": ("usage_table", "project(s)' service usage"), "users": ("user_table", "user(s)")}
+# The local stack's fixed names (chronicle.local.stack: "chronicle-<LogicalId>", buckets lower case), the defaults
+# with --endpoint-url: locally nobody needs to look a table name up.
+LOCAL_NAMES = {"event_table": "chronicle-EventStoreTable", "read_model_table": "chronicle-ProjectReadModelTable",
+               "template_table": "chronicle-TemplateReadModelTable",
+               "usage_table": "chronicle-ServiceUsageReadModelTable", "user_table": "chronicle-UserReadModelTable",
+               "archive_bucket": "chronicle-archivebucket", "catalog_table": "chronicle-ArchiveCatalogTable"}
+
+
+def local_defaults(args: argparse.Namespace) -> None:
+    """With --endpoint-url (chronicle local), fill the names not given: the event store, the archive, and the
+    selected read models' tables (every read model when none is selected or named)."""
+    if not args.endpoint_url:
+        return
+    named = [name for name, (option, _) in READ_MODELS.items() if getattr(args, option)]
+    selected = args.read_models or ([] if named else list(READ_MODELS))
+    for option in ("event_table", "archive_bucket", "catalog_table",
+                   *(READ_MODELS[name][0] for name in selected)):
+        if not getattr(args, option):
+            setattr(args, option, LOCAL_NAMES[option])
 
 
 def add_projections_parser(subparsers: Any) -> None:
@@ -52,6 +71,7 @@ def add_projections_parser(subparsers: Any) -> None:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    local_defaults(args)
     wanted = args.read_models or [name for name, (option, _) in READ_MODELS.items() if getattr(args, option)]
     unknown = [name for name in wanted if not getattr(args, READ_MODELS[name][0])]
     if not args.event_table or not wanted or unknown:
@@ -86,6 +106,10 @@ def run_rebuild(args: argparse.Namespace) -> int:
         archive = ArchiveReader(args.archive_bucket, args.catalog_table,
                                 session.client("s3", endpoint_url=args.endpoint_url, **local), client)
     store = EventStore(args.event_table, client=client, archive=archive)
+    if archive is None and not args.ids:
+        print("note: no --archive-bucket/--catalog-table (or $ARCHIVE_BUCKET/$ARCHIVE_CATALOG_TABLE): streams whose "
+              "first events are archived are not seen; give both to read them through the archive",
+              file=sys.stderr)
     runs = {"projects": lambda table: rebuild_projects(store, table, args.ids),
             "templates": lambda table: folded.rebuild(store, table, template_projection.MODEL, args.ids),
             "template-usage": lambda table: usage.rebuild(store, table, args.ids),
