@@ -78,3 +78,28 @@ def test_a_broken_schema_or_handler_is_reported_and_the_old_one_serves(tmp_path,
     assert wait_for(lambda: create(rt.url, "forbidden")[0] != 200, timeout=30), "".join(rt.output)
     assert create(rt.url, "allowed")[0] == 200
     rt.stop()
+
+
+def test_a_state_machine_edit_updates_the_definition_in_place(tmp_path, project, cli_runtime):
+    import boto3
+
+    rt = cli_runtime(tmp_path / "state", extra=["--watch", "--project-dir", str(project)])
+    sfn = boto3.client("stepfunctions", endpoint_url=rt.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "chronicle-command-CreateProject")
+    asl = project / "statemachine" / "command.asl.json"
+    definition = json.loads(asl.read_text())
+
+    asl.write_text("{ not json")  # broken: reported, the running definition stays
+    assert wait_for(lambda: "NOT reloaded" in "".join(rt.output), timeout=30), "".join(rt.output)
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["Comment"] == \
+        definition["Comment"]
+
+    definition["Comment"] = "edited while running"
+    asl.write_text(json.dumps(definition, indent=2))
+    assert wait_for(lambda: json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["Comment"]
+                    == "edited while running", timeout=30), "".join(rt.output)
+    assert create(rt.url, "after the edit")[0] == 200
+    assert wait_for(lambda: "state machine definitions updated" in "".join(rt.output)), "".join(rt.output)
+    rt.stop()
