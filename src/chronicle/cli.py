@@ -43,9 +43,9 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.add_argument("--admin", dest="admins", action="append", default=[], metavar="ID",
                    help="an actor id holding admin on * (the stack parameter AdminActorIds; repeatable)")
-    p.add_argument("--watch", action="store_true",
+    p.add_argument("--watch", action=argparse.BooleanOptionalAction, default=True,
                    help="reload edits to src/, functions/, schemas/, statemachine/ and template.yaml for the next "
-                        "command, keeping state (on in `make local`; see docs/local-runtime.md)")
+                        "command, keeping state (default on; --no-watch turns it off; docs/local-runtime.md)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
 

@@ -38,7 +38,7 @@ def edit_schema(project: Path, max_length: int) -> None:
 
 
 def test_a_tightened_command_schema_takes_effect_without_a_restart(tmp_path, project, cli_runtime):
-    rt = cli_runtime(tmp_path / "state", extra=["--watch", "--project-dir", str(project)])
+    rt = cli_runtime(tmp_path / "state", extra=["--project-dir", str(project)])  # watching is the default
     status, first = create(rt.url, "a long project name")
     assert status == 200, first
 
