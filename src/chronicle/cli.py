@@ -1,8 +1,10 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
-                    [--admin ID ...]
-    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
+                    [--admin ID ...] [--no-watch]                     (watching: chronicle.local.watch)
+    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]] [--env-vars FILE]
+                     [--parameter-overrides 'K=V ...'] [--debug-port N]   (chronicle.local.invoke)
+    chronicle --version
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
