@@ -75,7 +75,9 @@ def strip_comment(text: str) -> str:
 
 def problem_in_output(stdout: str) -> str | None:
     """What an answer shows is wrong: an API error, GraphQL errors, or a GraphQL field that came back null/[]
-    (a read that saw nothing: a missing X-Actor-Id, a wrong id)."""
+    (a read that saw nothing: a missing X-Actor-Id, a wrong id); or metrics JSON (EMF) mixed into the output."""
+    if any(line.startswith('{"_aws"') for line in stdout.splitlines()):
+        return "EMF metrics JSON in the output (Powertools metrics of the handlers it ran)"
     try:
         answer = json.loads(stdout)
     except ValueError:

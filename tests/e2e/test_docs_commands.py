@@ -114,3 +114,4 @@ def test_the_extraction_sees_multi_line_commands_and_skips_aws_blocks(tmp_path):
     assert [c.text.splitlines()[0] for c in found] == ["curl -d '{", "make local"]
     assert skipped(found[1]) and not skipped(found[0])
     assert problem_in_output('{"data": {"project": null}}') and not problem_in_output('{"data": {"p": {"a": 1}}}')
+    assert problem_in_output('table\n{"_aws": {"Timestamp": 1}}\n')
