@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml requirements-lock.txt
 	@touch $@
 
 local: setup
-	$(BIN)/chronicle local $(ARGS)
+	$(BIN)/chronicle local --watch $(ARGS)
 
 test: setup lint check build unit
 

@@ -6,13 +6,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chronicle import aws
 from chronicle.commands import decide_and_append
 from chronicle.errors import ChronicleError
+from chronicle.metrics import log_metrics
 
 logger = Logger()
 metrics = Metrics()
 store, loader = aws.event_store(), aws.aggregate_loader()
 
 
-@metrics.log_metrics
+@log_metrics(metrics)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
     # {"command", "attempt": the step's $$.State.RetryCount (absent: unknown, looked for as a retry)}

@@ -32,7 +32,7 @@ def _home_account() -> str | None:
 
 class _Refused:
     """AppSync shows a Lambda error as errorType = the exception's class name and message = its text: a refusal
-    goes out as its SPEC code and plain message (a ChronicleError's text is the JSON body the command API uses)."""
+    goes out as its documented error code and plain message (a ChronicleError's text is the JSON body the command API uses)."""
 
     classes: dict = {}
 

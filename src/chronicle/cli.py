@@ -1,9 +1,11 @@
 """The ``chronicle`` command line.
 
     chronicle local [--host 127.0.0.1] [--port 3000] [--state-dir .chronicle] [--ephemeral] [--aws-port N]
-                    [--admin ID ...] [--repair] [--cors-origin ORIGIN ...]
+                    [--admin ID ...] [--repair] [--cors-origin ORIGIN ...] [--no-watch]   (watching: chronicle.local.watch)
     chronicle state check|repair [--state-dir .chronicle]   (chronicle.local.state_cli)
-    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]]   (chronicle.local.invoke)
+    chronicle invoke FUNCTION [-e events/<fn>/<case>.json] [--running [--url URL]] [--env-vars FILE]
+                     [--parameter-overrides 'K=V ...'] [--debug-port N]   (chronicle.local.invoke)
+    chronicle --version
     chronicle schemas check|lock|new-version ...      (chronicle.schemas.cli)
     chronicle projections rebuild ...                 (chronicle.projections.cli)
     chronicle verify ... / chronicle archive run ...  (chronicle.eventstore.cli)
@@ -64,6 +66,9 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], metavar="ORIGIN",
                    help="a web origin (https://app.example:8080) allowed to call the emulated AWS endpoint from a "
                         "browser (repeatable; default: none)")
+    p.add_argument("--watch", action=argparse.BooleanOptionalAction, default=True,
+                   help="reload edits to src/, functions/, schemas/, statemachine/ and template.yaml for the next "
+                        "command, keeping state (default on; --no-watch turns it off; docs/local-runtime.md)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (emulator requests, ASL errors)")
     p.set_defaults(func=run_local)
 
@@ -85,7 +90,7 @@ def run_local(args: argparse.Namespace) -> int:
 
     runtime = LocalRuntime(root=args.project_dir, host=args.host, port=args.port, state_dir=args.state_dir,
                            ephemeral=args.ephemeral, aws_port=aws_port(args.port, args.aws_port), admins=args.admins,
-                           cors_origins=args.cors_origins)
+                           cors_origins=args.cors_origins, watch=args.watch)
 
     stop_requested = threading.Event()
 
@@ -138,19 +143,37 @@ def add_invoke_parser(subparsers: Any) -> None:
     p.add_argument("--running", action="store_true",
                    help="use the running `chronicle local` (its saved state keeps what the handler writes)")
     p.add_argument("--url", default="http://127.0.0.1:3000", help="the running stack (default http://127.0.0.1:3000)")
+    p.add_argument("--env-vars", default=None, metavar="FILE",
+                   help='SAM\'s JSON: {"FunctionLogicalId": {"VAR": "value"}, "Parameters": {"VAR": "value"}}')
+    p.add_argument("--parameter-overrides", default=None, metavar="'Key=Value ...'",
+                   help="stack parameters of the fresh stack (e.g. 'AdminActorIds=alice RetentionDays=30')")
+    p.add_argument("--debug-port", type=int, default=None, metavar="N",
+                   help="wait for a debugger on 127.0.0.1:N before the handler runs (debugpy when installed, "
+                        "else pdb: attach with `nc 127.0.0.1 N`)")
     p.add_argument("--project-dir", default=None, help="directory holding template.yaml (default: found upwards)")
     p.set_defaults(func=run_invoke)
 
 
 def run_invoke(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from chronicle.local.invoke import run
+    from chronicle.local.invoke import Options, run
 
-    return run(args.function, args.event, args.running, args.url, args.project_dir)
+    options = Options(args.env_vars, args.parameter_overrides, args.debug_port)
+    return run(args.function, args.event, args.running, args.url, args.project_dir, options)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chronicle")
+    except PackageNotFoundError:
+        return "(not installed: run from src/)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description="Chronicle developer tools.")
+    parser.add_argument("--version", action="version", version=f"chronicle {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
     add_local_parser(subparsers)
@@ -166,8 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_handlers() -> None:
+    """`chronicle cost` runs the handlers for their AWS requests: their log lines and EMF metrics would drown the
+    table (the meter sizes the workflows' logs itself)."""
+    import os
+    import warnings
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "cost":
+        _quiet_handlers()
     return int(args.func(args) or 0)
 
 

@@ -1,4 +1,4 @@
-"""Errors a user can cause, one class per SPEC section 4 error code.
+"""Errors a user can cause, one class per docs/reference/errors.md error code.
 
 The class name *is* the error code: a Lambda that raises one reports it as `errorType`, which the ASL
 Catch matches and sends to the Fail state of the same name. The message is the JSON error body, so the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# SPEC section 4: error code -> HTTP status. The API Gateway response template and the local server both
+# docs/reference/errors.md: error code -> HTTP status. The API Gateway response template and the local server both
 # follow this table (tests/unit/test_template.py checks that api/openapi.yaml agrees).
 HTTP_STATUS: dict[str, int] = {
     "ValidationError": 400,
@@ -45,7 +45,7 @@ class ChronicleError(Exception):
 
 
 def _error(code: str) -> type[ChronicleError]:
-    return type(code, (ChronicleError,), {"code": code, "__doc__": f"SPEC error {code}."})
+    return type(code, (ChronicleError,), {"code": code, "__doc__": f"documented error {code}."})
 
 
 ValidationError = _error("ValidationError")

@@ -1,4 +1,4 @@
-"""Personal data that can be erased while the event log stays immutable (crypto-shredding, SPEC section 8).
+"""Personal data that can be erased while the event log stays immutable (crypto-shredding, docs/operations.md).
 
 Each user gets a data key (AES-256) of their own. Their email and display name are stored sealed under it, in
 events and in everything folded from events (state, snapshots, read models):

@@ -1,4 +1,5 @@
-"""Who may do what: a pure policy, like the deciders, and its one application for both sides.
+"""Who may do what (docs/reference/authorization.md): a pure policy, like the deciders, and its one application for
+both sides.
 
 Resources are strings: ``project:<id>``, ``template:<id>``, ``user:<id>``, and the patterns ``project:*``,
 ``template:*``, ``user:*`` and ``*``. Permissions are ``read`` < ``write`` < ``admin``: each implies the ones before

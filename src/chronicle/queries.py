@@ -2,7 +2,7 @@
 
 The same functions answer AppSync (functions/graphql_resolver) and the local /graphql endpoint.
 
-Reads obey SPEC section 7. The caller runs a request inside ``acting_as(actor_id)`` (AppSync: the authenticated
+Reads obey docs/reference/authorization.md. The caller runs a request inside ``acting_as(actor_id)`` (AppSync: the authenticated
 identity; locally: the X-Actor-Id header). A private project is visible to the actors who may change it (its
 creator, its owner, `write` holders) and `read` holders; a public one to anyone; an internal one to any
 authenticated actor. What an actor may not see reads as absent (null, or left out of a list), so it does not even
@@ -356,7 +356,7 @@ def templates(limit: int | None = None, nextToken: str | None = None) -> dict[st
 
 def templateUsage(templateId: str) -> dict[str, Any]:
     """Services instantiated from the template, across the projects the reader may see (by project, then service
-    name): a private project's id and service names are as private as the project (SPEC section 7)."""
+    name): a private project's id and service names are as private as the project (docs/reference/authorization.md)."""
     uses = usage_projection.uses(aws.client("dynamodb"), aws.env("USAGE_TABLE"), templateId)
     visible = _visible_projects({u.project_id for u in uses})
     uses = [u for u in uses if u.project_id in visible]

@@ -1,4 +1,4 @@
-"""Strict JSON in (SPEC section 4): what Python's ``json`` accepts and no other JSON reader would, refused.
+"""Strict JSON in (docs/reference/errors.md): what Python's ``json`` accepts and no other JSON reader would, refused.
 
 ``json.loads`` takes ``NaN``/``Infinity``, turns ``1e400`` into ``inf`` and ``1e-400`` into ``0.0``, keeps the last of
 two equal keys, and recurses as deep as the text nests. Each of those lets a command store what it did not say
@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-MAX_DEPTH = 64  # nesting levels of arrays and objects (SPEC section 4)
+MAX_DEPTH = 64  # nesting levels of arrays and objects (docs/reference/errors.md)
 
 _NON_ZERO_DIGIT = re.compile(r"[1-9]")
 _MAX_DOUBLE = int(1.7976931348623157e308)

@@ -1,4 +1,4 @@
-"""Template bodies in S3, content-addressed: `templates/<sha256 of the UTF-8 bytes>` (SPEC section 3).
+"""Template bodies in S3, content-addressed: `templates/<sha256 of the UTF-8 bytes>` (docs/reference/commands.md).
 
 The same body stored twice is one object (the key is its hash, and a PUT of identical bytes under it changes
 nothing a reader can see); events carry the key, the hash and the size, never the body.

@@ -13,8 +13,9 @@ from local_helpers import ADMIN, ROOT, CliRuntime
 def cli_runtime():
     started: list[CliRuntime] = []
 
-    def start(state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> CliRuntime:
-        rt = CliRuntime(state_dir, ephemeral, inject)
+    def start(state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None,
+              extra: list[str] | None = None) -> CliRuntime:
+        rt = CliRuntime(state_dir, ephemeral, inject, extra)
         started.append(rt)
         return rt
 

@@ -35,7 +35,7 @@ ADMIN = "e2e-admin"  # every runtime of these tests starts with --admin e2e-admi
 
 
 def graphql(url: str, query: str, actor: str = ADMIN, **variables) -> dict:
-    """Run a query as `actor` (X-Actor-Id, as the command API; reads obey SPEC section 7): by default as the
+    """Run a query as `actor` (X-Actor-Id, as the command API; reads obey docs/reference/authorization.md): by default as the
     bootstrap admin, who sees everything, so tests about something else need not care who created what."""
     status, body = http("POST", f"{url}/graphql", {"query": query, "variables": variables}, {"X-Actor-Id": actor})
     assert status == 200, body
@@ -68,7 +68,8 @@ def free_port() -> int:
 class CliRuntime:
     """`python -m chronicle.cli local ...` in a subprocess, stopped with SIGINT like a user's Ctrl-C."""
 
-    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None) -> None:
+    def __init__(self, state_dir: Path, ephemeral: bool = False, inject: list[str] | None = None,
+                 extra: list[str] | None = None) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
@@ -78,6 +79,7 @@ class CliRuntime:
                 "--aws-port", str(self.aws_port), "--state-dir", str(state_dir), "--admin", ADMIN]
         if ephemeral:
             args.append("--ephemeral")
+        args += extra or []
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
         for key in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
             env.pop(key, None)

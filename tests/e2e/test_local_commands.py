@@ -1,4 +1,4 @@
-"""The local runtime end to end, over HTTP: SPEC sections 4, 5 and 6 against the real template, ASL and handlers."""
+"""The local runtime end to end, over HTTP: docs/reference/errors.md and docs/reference/graphql.md and 6 against the real template, ASL and handlers."""
 
 from __future__ import annotations
 

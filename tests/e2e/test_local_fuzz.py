@@ -1,7 +1,7 @@
 """Bad input, generated where schemathesis (test_local_schemathesis.py) cannot reach: the envelope's shapes, valid and
 not, come from api/openapi.yaml there; here are valid commands carrying tricky text (lone surrogates, control and
 bidi characters, emoji) that must reach the decider and the store, and bodies that are not JSON at all. Whatever
-comes, the answer is a documented status with a JSON body of SPEC section 4, never a 500 or a traceback, and a
+comes, the answer is a documented status with a JSON body of docs/reference/errors.md, never a 500 or a traceback, and a
 refused command stores nothing."""
 
 from __future__ import annotations

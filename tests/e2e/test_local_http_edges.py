@@ -1,4 +1,4 @@
-"""The local server's answers to malformed or hostile HTTP: always the SPEC's JSON error shape, never HTML, never a
+"""The local server's answers to malformed or hostile HTTP: always the reference (docs/reference)'s JSON error shape, never HTML, never a
 500, and a refused request stores nothing."""
 
 from __future__ import annotations

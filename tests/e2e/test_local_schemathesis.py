@@ -32,7 +32,7 @@ REST_EXAMPLES, GRAPHQL_EXAMPLES = 10, 20
 SETTINGS = settings( deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 
-# Locally the actor is the X-Actor-Id header (SPEC section 7), not a SigV4 signature: the auth checks do not apply.
+# Locally the actor is the X-Actor-Id header (docs/reference/authorization.md), not a SigV4 signature: the auth checks do not apply.
 # positive_data_acceptance does not either: the OpenAPI body is the envelope; each command's data is checked against
 # schemas/commands/<T>.json, which the generator does not see.
 REST_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -1,4 +1,4 @@
-"""Templates and services over HTTP on the local runtime: the whole story of SPEC sections 3 and 5 (upload,
+"""Templates and services over HTTP on the local runtime: the whole story of docs/reference/commands.md and docs/reference/graphql.md (upload,
 validation, a project with two dependent services, a forbidden removal, removal in order), every AddService /
 RemoveService rule as its named 422, the body limits, and onTemplateChanged."""
 

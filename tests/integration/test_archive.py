@@ -1,4 +1,4 @@
-"""Archival to S3 with read-through (issue 11, SPEC section 8).
+"""Archival to S3 with read-through (issue 11, docs/operations.md).
 
 - the answers of history, projectAt (by version and by time), rebuild and a snapshot load are identical before
   and after archiving a 500-event stream whose archived range holds an upcast event type (ProjectCreated v1);

@@ -1,4 +1,4 @@
-"""SPEC section 7 for every command: without the permission 403 and nothing stored; with it 200; revoked, 403 again.
+"""docs/reference/authorization.md for every command: without the permission 403 and nothing stored; with it 200; revoked, 403 again.
 
 The grants are read from the actor's own User stream (the event store), so a revoke is effective on the very next
 command: no read model is involved.

@@ -1,4 +1,4 @@
-"""A 409 ConcurrencyConflict says which case it is (SPEC section 4): the client's expectedVersion did not match, or
+"""A 409 ConcurrencyConflict says which case it is (docs/reference/errors.md): the client's expectedVersion did not match, or
 the stream stayed contended through the workflow's retries (the client should simply send the command again)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The hash chain (issue 11, SPEC section 8): every stored event carries sha256(previous hash + canonical JSON of
+"""The hash chain (issue 11, docs/operations.md): every stored event carries sha256(previous hash + canonical JSON of
 the stored item), computed in the append at no extra request; `verify` names the first event whose content,
 hash or link was changed; the GraphQL history lets an auditor recompute the chain with hashlib alone."""
 

@@ -20,7 +20,7 @@ from chronicle.projections import usage
 
 @pytest.fixture(autouse=True)
 def as_alice():
-    """Reads obey SPEC section 7: these projects are alice's (template_steps creates them as her)."""
+    """Reads obey docs/reference/authorization.md: these projects are alice's (template_steps creates them as her)."""
     with queries.acting_as("alice"):
         yield
 
@@ -187,7 +187,7 @@ def test_racing_usage_projectors_converge(atomic_aws):  # noqa: F811
 
 
 def test_usage_lists_only_the_projects_the_reader_may_see(aws):
-    """SPEC section 7: a private project is visible to who may change it and holders of read; its id and service
+    """docs/reference/authorization.md: a private project is visible to who may change it and holders of read; its id and service
     names are no less private in a template's usage."""
     template_id = upload()["response"]["aggregateId"]
     private = create_project("Private")

@@ -1,4 +1,4 @@
-"""Reads of users and projects obey SPEC section 7, and erasure reaches every read path (SPEC section 8)."""
+"""Reads of users and projects obey docs/reference/authorization.md, and erasure reaches every read path (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 - the request template turns any raw body into a StartSyncExecution request whose `input` is the state machine
   input ValidateCommand reads, byte for byte, whatever the body holds (quotes, backslashes, newlines, unicode);
-- the response template turns each StartSyncExecution answer into the SPEC status and body (it answers 200 even
+- the response template turns each StartSyncExecution answer into the documented status and body (it answers 200 even
   when the execution failed).
 """
 

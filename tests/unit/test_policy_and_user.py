@@ -1,4 +1,4 @@
-"""The pure parts of SPEC section 7 and the User decider: no AWS."""
+"""The pure parts of docs/reference/authorization.md and the User decider: no AWS."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""template.yaml, api/openapi.yaml and statemachine/*.asl.json agree with each other and with SPEC section 4.
+"""template.yaml, api/openapi.yaml and statemachine/*.asl.json agree with each other and with docs/reference/errors.md.
 
 These are the checks cfn-lint and `sam validate` cannot make: every command has a state machine, a REST path and
-the right to be started; every SPEC error code maps to its HTTP status in the response template; nothing may
+the right to be started; every documented error code maps to its HTTP status in the response template; nothing may
 update or delete an event.
 """
 
@@ -96,14 +96,14 @@ def test_fail_states_report_spec_codes(path):
     fails = {name: state for name, state in asl["States"].items() if state["Type"] == "Fail"}
     assert fails, "no Fail states"
     for name, state in fails.items():
-        if "ErrorPath" in state:  # the error code the Lambda raised: only SPEC codes are caught into it
+        if "ErrorPath" in state:  # the error code the Lambda raised: only documented codes are caught into it
             continue
-        assert state["Error"] in HTTP_STATUS, f"{name}: {state['Error']} is not a SPEC error code"
+        assert state["Error"] in HTTP_STATUS, f"{name}: {state['Error']} is not a documented error code"
     for name, state in asl["States"].items():
         for catch in state.get("Catch", []):
             target = asl["States"][catch["Next"]]
             if target["Type"] == "Fail" and "ErrorPath" in target:
-                assert set(catch["ErrorEquals"]) <= set(HTTP_STATUS), f"{name} sends non-SPEC errors to {catch['Next']}"
+                assert set(catch["ErrorEquals"]) <= set(HTTP_STATUS), f"{name} sends non-documented errors to {catch['Next']}"
 
 
 REFUSALS = set(HTTP_STATUS) - {"InternalError"}  # chronicle.errors: the codes a step refuses a command with

@@ -14,7 +14,7 @@ from chronicle.errors import UnknownCommand
 State = dict[str, Any]
 # What decide() returns: the new events as (eventType, data); the application adds ids, sequence and metadata.
 NewEvent = tuple[str, dict[str, Any]]
-# State fields naming the actor that created a stream: it may change the stream without a grant (SPEC section 7).
+# State fields naming the actor that created a stream: it may change the stream without a grant (docs/reference/authorization.md).
 CREATOR_FIELDS = ("createdBy", "uploadedBy")
 
 
@@ -35,7 +35,7 @@ class Aggregate:
     # Take a snapshot every N events.
     snapshot_every: int = 50
     event_types: frozenset[str] = field(default_factory=frozenset)
-    # SPEC section 7: (command_type, data, state, aggregate_id, actor_id) -> chronicle.policy.Need. Without one,
+    # docs/reference/authorization.md: (command_type, data, state, aggregate_id, actor_id) -> chronicle.policy.Need. Without one,
     # create commands are open to anyone authenticated and the others need `write` on `<type>:<id>`, unless the
     # actor is the stream's creator (`createdBy` / `uploadedBy` in the state, from the first event's actorId).
     authorize: Callable[[str, dict[str, Any], State, str, str], Any] | None = None
@@ -55,7 +55,7 @@ class Aggregate:
         return state
 
     def resource(self, aggregate_id: str) -> str:
-        """The SPEC section 7 resource name of one stream: project:<id>, template:<id>, user:<id>."""
+        """The docs/reference/authorization.md resource name of one stream: project:<id>, template:<id>, user:<id>."""
         return f"{self.type.lower()}:{aggregate_id}"
 
     def need(self, command_type: str, data: dict[str, Any], state: State, aggregate_id: str, actor_id: str) -> Any:

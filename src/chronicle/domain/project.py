@@ -1,4 +1,4 @@
-"""The Project aggregate (SPEC section 3): a team's project, composed of services.
+"""The Project aggregate (docs/reference/commands.md): a team's project, composed of services.
 
 State is plain JSON-ready data so that it can be snapshotted as is.
 """
@@ -81,7 +81,7 @@ def decide(command_type: str, data: dict[str, Any], state: State, facts: dict[st
 
 
 def _add_service(data: dict[str, Any], state: State, template: dict[str, Any]) -> list[NewEvent]:
-    """Every SPEC rule of AddService that fails, each a detail naming its rule; the template facts come from the
+    """Every documented rule of AddService that fails, each a detail naming its rule; the template facts come from the
     Template stream (chronicle.facts.template_facts), read at `template["version"]`."""
     name, template_id = data["serviceName"], data["templateId"]
     parameters, depends_on = data.get("parameters", {}), data.get("dependsOn", [])
@@ -152,7 +152,7 @@ def changers(state: State) -> frozenset[str]:
 
 
 def authorize(command_type: str, data: dict[str, Any], state: State, project_id: str, actor_id: str) -> Need:
-    """SPEC section 7: anyone may create a project; its creator, its owner and `write` holders may change it."""
+    """docs/reference/authorization.md: anyone may create a project; its creator, its owner and `write` holders may change it."""
     if command_type == "CreateProject":
         return ANYONE
     return Need((("write", f"project:{project_id}"),), changers(state))

@@ -1,4 +1,4 @@
-"""The Template aggregate (SPEC section 3): a YAML text body with `${{ parameters.<name> }}` placeholders and the
+"""The Template aggregate (docs/reference/commands.md): a YAML text body with `${{ parameters.<name> }}` placeholders and the
 JSON Schema (Draft 2020-12, type object) of the parameters a service must supply.
 
 The body itself is never in an event: the UploadTemplate workflow stores it in S3 first (content-addressed,
@@ -33,13 +33,13 @@ def initial_state() -> State:
 
 
 def is_usable(state: State) -> bool:
-    """SPEC rule TemplateValidated: the latest validation passed and the parameters have not changed since."""
+    """documented rule TemplateValidated: the latest validation passed and the parameters have not changed since."""
     validation = state.get("validation")
     return bool(validation and validation["valid"] and validation["atVersion"] > state["parametersVersion"])
 
 
 def validate_template(body: str, parameters: Any) -> list[dict[str, str]]:
-    """Every problem of a template as {path, message}; empty when it is valid (SPEC section 3, ValidateTemplate)."""
+    """Every problem of a template as {path, message}; empty when it is valid (docs/reference/commands.md, ValidateTemplate)."""
     errors: list[dict[str, str]] = []
     try:
         yaml.safe_load(body)
@@ -141,7 +141,7 @@ def evolve(state: State, event: dict[str, Any]) -> State:
 
 
 def authorize(command_type: str, data: dict[str, Any], state: State, template_id: str, actor_id: str) -> Need:
-    """SPEC section 7: anyone may upload a template; its uploader and `write` holders may change (and validate) it.
+    """docs/reference/authorization.md: anyone may upload a template; its uploader and `write` holders may change (and validate) it.
     Using a template (AddService) needs nothing on it: any validated template may be used."""
     if command_type == "UploadTemplate":
         return ANYONE

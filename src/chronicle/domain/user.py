@@ -1,4 +1,4 @@
-"""The User aggregate (SPEC section 3): the people who act on Chronicle, and their permissions.
+"""The User aggregate (docs/reference/commands.md): the people who act on Chronicle, and their permissions.
 
 A user's id is the actor id they act under. `email` and `displayName` are personal data: in stored events and in
 the state folded from them they are sealed (encrypted under the user's data key, see chronicle.personal), so
@@ -139,7 +139,7 @@ def evolve(state: State, event: dict[str, Any]) -> State:
 
 
 def authorize(command_type: str, data: dict[str, Any], state: State, user_id: str, actor_id: str) -> Need:
-    """SPEC section 7 for User commands."""
+    """docs/reference/authorization.md for User commands."""
     resource = f"user:{user_id}"
     if command_type == "RegisterUser":
         # Registering oneself needs nothing; registering another actor id needs admin on it.

@@ -1,4 +1,4 @@
-"""Archival of old events to S3 (SPEC section 8), and the read-through that keeps reads complete.
+"""Archival of old events to S3 (docs/operations.md), and the read-through that keeps reads complete.
 
 An archived range is one S3 object ``events/<aggregateId>/<first>-<last>.jsonl.gz`` (sequences zero-padded to 12
 digits, the id URL-quoted): gzip of JSON Lines, the first line a manifest, then one line per event item exactly as

@@ -1,4 +1,4 @@
-"""The hash chain over each stream (SPEC section 8): tamper evidence for events at rest.
+"""The hash chain over each stream (docs/operations.md): tamper evidence for events at rest.
 
     hash(event N) = sha256_hex( hash(event N-1) + canonical(item N) )      hash(event 0) = GENESIS
 

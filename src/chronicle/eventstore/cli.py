@@ -103,9 +103,18 @@ def run_verify(args: argparse.Namespace) -> int:
         return 1
     if args.anchor:
         return _print_anchor(reports, key, anchors)
-    _print_reports(args, reports)
-    failed = sum(not r.ok for r in reports)
-    return 1 if failed else 0
+    return print_reports(args, reports)
+
+
+def print_reports(args: argparse.Namespace, reports: list[Any]) -> int:
+    """Print the reports; a reader that stops early (`chronicle verify --all --json | head`) is no error."""
+    try:
+        _print_reports(args, reports)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not raise again
+    return 1 if any(not r.ok for r in reports) else 0
 
 
 def _names(args: argparse.Namespace) -> tuple[str | None, ...]:
@@ -220,12 +229,33 @@ def run_archive(args: argparse.Namespace) -> int:
     status = described["status"]
     if status == "SUCCEEDED":
         totals = json.loads(described.get("output") or "{}").get("totals", {})
+        cutoff = json.loads(described["output"]).get("cutoff")
         print(f"archived {totals.get('events', 0)} events of {totals.get('streams', 0)} streams "
-              f"(cutoff {json.loads(described['output']).get('cutoff')}); execution {execution}")
+              f"(cutoff {cutoff}); execution {execution}")
+        if not totals.get("events"):
+            print(why_nothing_archived(totals, cutoff))
         return 0
     print(f"chronicle archive run: execution {execution} is {status}: {described.get('error', '')} "
           f"{described.get('cause', '')}".rstrip(), file=sys.stderr)
     return 1
+
+
+def why_nothing_archived(totals: dict[str, Any], cutoff: str | None) -> str:
+    """Why a run moved nothing: what makes an event eligible (docs/operations.md, Archiving)."""
+    from chronicle.domain import AGGREGATES
+
+    every = sorted({a.snapshot_every for a in AGGREGATES.values()})
+    failed = totals.get("failed") or []
+    lines = [f"why 0: an event moves only when it is older than the cutoff ({cutoff}), its stream has a current "
+             f"snapshot covering it (a stream gets one every {'/'.join(map(str, every))} events), and it is not "
+             "the stream's newest event."]
+    lines.append(f"  {totals.get('streams', 0)} streams had a snapshot to look at"
+                 + ("; none does yet: no stream has reached that many events" if not totals.get("streams") else
+                    "; their events are newer than the cutoff or not covered by the snapshot yet"
+                    " (--older-than 0 takes everything up to now)"))
+    if failed:
+        lines.append(f"  {len(failed)} streams failed: {', '.join(f.get('aggregateId', '?') for f in failed[:5])}")
+    return "\n".join(lines)
 
 
 def _find_state_machine(sfn: Any) -> str | None:

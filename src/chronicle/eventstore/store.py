@@ -1,4 +1,4 @@
-"""Append-only event streams in DynamoDB (SPEC section 2), with optimistic concurrency.
+"""Append-only event streams in DynamoDB (docs/eventstore.md), with optimistic concurrency.
 
 An append writes events `expected+1 .. expected+n` with `attribute_not_exists` conditions, so two writers that
 read the same version can never both win; an exact expected version N > 0 also checks that event N exists, so no

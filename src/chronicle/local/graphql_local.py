@@ -292,7 +292,7 @@ class LocalGraphQL:
     @staticmethod
     def _format_error(error: GraphQLError) -> dict[str, Any]:
         """A client mistake keeps its message; any other exception is logged with an id and reaches the client as
-        "internal error" and that id, never its text or type (SPEC section 5)."""
+        "internal error" and that id, never its text or type (docs/reference/graphql.md)."""
         original = error.original_error
         while isinstance(original, GraphQLError) and original.original_error is not None:
             original = original.original_error

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from .emulator import REGION, configure_environment
+from .invoke_options import OptionError, debug_call, env_vars, error_lines, parameter_overrides, report_line
 from .runtime import find_root
+from .samples import Sample, SampleError, sample_for, set_up
 from .seam import HandlerRegistry, HandlerSpec, LambdaContext, error_payload
 from .stack import STACK_NAME, load_template
 
@@ -95,55 +97,102 @@ def _function_environment(function: Function) -> dict[str, str]:
     return dict((config.get("Environment") or {}).get("Variables") or {})
 
 
-def invoke(function: Function, event: Any, out: Any = None, err: Any = None) -> tuple[Any, bool]:
+@dataclass
+class Options:
+    """What `sam local invoke` users type besides the function and the event (chronicle.local.invoke_options)."""
+    env_vars: str | None = None  # --env-vars FILE
+    parameter_overrides: str | None = None  # --parameter-overrides 'Key=Value ...'
+    debug_port: int | None = None  # --debug-port N
+
+
+def _load_timed(function: Function) -> tuple[Any, float | None]:
+    """The handler and, on a cold start (its module imported now), the Init Duration in ms."""
+    started = time.monotonic()
+    handler = HandlerRegistry._load(function.name, function.spec)
+    return handler, (time.monotonic() - started) * 1000
+
+
+def invoke(function: Function, event: Any, out: Any = None, err: Any = None,
+           debug_port: int | None = None) -> tuple[Any, bool]:
     """Run the handler once, in this process, with the environment already set: (result, errored)."""
     out, err = out or sys.stdout, err or sys.stderr
     request_id = str(uuid.uuid4())
     context = LambdaContext(function_name=function.name, aws_request_id=request_id,
                             invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{function.name}",
                             memory_limit_in_mb=function.spec.memory_size, timeout_s=function.spec.timeout)
-    print(f"START RequestId: {request_id} Version: $LATEST", file=err, flush=True)
-    started = time.monotonic()
-    errored = False
+    errored, init_ms, started = False, None, time.monotonic()
     # The handler's prints and logs go to stderr (Powertools binds its stream when the module is imported here).
     with contextlib.redirect_stdout(err):
         try:
-            handler = HandlerRegistry._load(function.name, function.spec)
-            result: Any = handler(event, context)
+            handler, init_ms = _load_timed(function)
+            print(f"START RequestId: {request_id} Version: $LATEST", file=err, flush=True)
+            started = time.monotonic()
+            result: Any = (debug_call(debug_port, handler, event, context, err=err) if debug_port
+                           else handler(event, context))
         except Exception as exc:  # noqa: BLE001 - a function error is the result, as Lambda reports it
+            if init_ms is None:  # the module did not load: Lambda's init error, then the invoke
+                print(f"START RequestId: {request_id} Version: $LATEST", file=err, flush=True)
+            print(error_lines(exc), file=err, flush=True)
             result, errored = error_payload(exc, request_id), True
     elapsed = (time.monotonic() - started) * 1000
     print(f"END RequestId: {request_id}", file=err)
-    print(f"REPORT RequestId: {request_id}\tDuration: {elapsed:.2f} ms\t"
-          f"Memory Size: {function.spec.memory_size} MB", file=err, flush=True)
+    print(report_line(request_id, elapsed, init_ms, function.spec.memory_size), file=err, flush=True)
     print(json.dumps(result, default=str), file=out, flush=True)
     return result, errored
 
 
-def run(function_name: str, event_path: str | None, running: bool, url: str, root: str | None = None) -> int:
-    project = find_root(root)
+def _exit_code(result: Any, errored: bool, sample: Sample) -> int:
+    """1 when the function failed (as Lambda reports it), also for a sample meant to fail (events/samples.yaml
+    `fails`), which says so."""
+    if sample.fails and errored and isinstance(result, dict) and result.get("errorType") == sample.fails:
+        print(f"(this sample is meant to fail with {sample.fails}: it did)", file=sys.stderr)
+    return 1 if errored else 0
+
+
+def run(function_name: str, event_path: str | None, running: bool, url: str, root: str | None = None,
+        options: Options | None = None) -> int:
+    project, options = find_root(root), options or Options()
     try:
         function = find_function(project, function_name)
         event = read_event(event_path)
+        sample = sample_for(project, event_path)
+        names = (function.logical_id, function.name, function.spec.code_dir.name)
+        env = env_vars(options.env_vars, names)
+        parameters = parameter_overrides(options.parameter_overrides)
         if running:
+            if parameters:
+                raise InvokeError("--parameter-overrides sets the parameters of the fresh stack; the running one "
+                                  "keeps those it started with (leave out --running, or restart it)")
             endpoint = running_endpoint(url)
             configure_environment(endpoint, int(endpoint.rsplit(":", 1)[1]))
-            os.environ.update(_function_environment(function))
-            return 1 if invoke(function, event)[1] else 0
-    except InvokeError as error:
+            os.environ.update({**_function_environment(function), **env})
+            return _exit_code(*invoke(function, event, debug_port=options.debug_port), Sample(fails=sample.fails))
+    except (InvokeError, OptionError, SampleError) as error:
         print(f"chronicle invoke: {error}", file=sys.stderr)
         return 2
+    return _run_fresh(project, function, event, sample, env, parameters, options.debug_port)
+
+
+def _run_fresh(project: Path, function: Function, event: Any, sample: Sample, env: dict[str, str],
+               parameters: dict[str, str], debug_port: int | None) -> int:
     from .runtime import LocalRuntime
 
     print("Starting a fresh ephemeral local stack (nothing is saved; --running uses your running one)...",
           file=sys.stderr, flush=True)
     with contextlib.redirect_stdout(sys.stderr):
-        runtime = LocalRuntime(root=project, port=0, aws_port=0, ephemeral=True).start()
+        runtime = LocalRuntime(root=project, port=0, aws_port=0, ephemeral=True, parameters=parameters).start()
     try:
-        _, errored = invoke(function, event)
+        with contextlib.redirect_stdout(sys.stderr):
+            set_up(runtime.url, sample, sys.stderr)
+            runtime.dispatcher.wait_idle(runtime.settle_timeout)
+        os.environ.update(env)
+        result, errored = invoke(function, event, debug_port=debug_port)
         with contextlib.redirect_stdout(sys.stderr):  # what the function's events set off, logged before we stop
             runtime.dispatcher.wait_idle(runtime.settle_timeout)
+    except SampleError as error:
+        print(f"chronicle invoke: {error}", file=sys.stderr)
+        return 2
     finally:
         with contextlib.redirect_stdout(sys.stderr):
             runtime.stop()
-    return 1 if errored else 0
+    return _exit_code(result, errored, sample)

@@ -94,7 +94,8 @@ class LocalRuntime:
                  template: str = "template.yaml", schema: str = "api/schema.graphql",
                  settle_timeout: float = 5.0, graphql_resolve: Any = None, drain_timeout: float = 30.0,
                  compact_bytes: int = 16 * 1024 * 1024, admins: list[str] | tuple[str, ...] = (),
-                 cors_origins: list[str] | tuple[str, ...] = (), keep_executions: int = 10_000) -> None:
+                 cors_origins: list[str] | tuple[str, ...] = (), keep_executions: int = 10_000,
+                 watch: bool = False, parameters: dict[str, str] | None = None) -> None:
         self.root = find_root(root)
         self.host = host
         self.port = port
@@ -110,6 +111,9 @@ class LocalRuntime:
         self.graphql_resolve = graphql_resolve  # (field, args) -> value; default chronicle.queries.resolve
         self.admins = [a.strip() for a in admins if a.strip()]  # the stack parameter AdminActorIds
         self.cors_origins = [o.strip().rstrip("/") for o in cors_origins if o.strip()]  # --cors-origin
+        self.parameters = dict(parameters or {})  # stack parameter overrides (chronicle invoke --parameter-overrides)
+        self.watch = watch  # reload edits as they are saved (chronicle.local.watch)
+        self.watcher: Any = None
         self.emulator: Emulator | None = None
         self.stack: Stack | None = None
         self.dispatcher: seam.EventDispatcher | None = None
@@ -186,7 +190,7 @@ class LocalRuntime:
             registry = self.registry = seam.HandlerRegistry()
             self.dispatcher = seam.install(registry)
             session = self.stack_session = boto3.session.Session(region_name=REGION)
-            overrides = {"AdminActorIds": ",".join(self.admins)} if self.admins else None
+            overrides = self.parameter_overrides()
             from .kms_keys import KeyRing
 
             key_ring = KeyRing(None if self.ephemeral else self.state_dir / "kms.json")
@@ -259,6 +263,10 @@ class LocalRuntime:
             if self.durable is not None:
                 self._republish()
             self.server.start()
+            if self.watch:
+                from .watch import start_watching
+
+                self.watcher = start_watching(self)
             if self.statedir is not None:
                 self.statedir.set_owner(port=self.server.port, awsPort=self.emulator.port)
         except BaseException:
@@ -298,6 +306,11 @@ class LocalRuntime:
         console = Console(self.trail, self.admins, definition)
         console.pages = Pages(console, ConsoleData(self))
         return console
+    def parameter_overrides(self) -> dict[str, str] | None:
+        overrides = dict(self.parameters)
+        if self.admins:
+            overrides["AdminActorIds"] = ",".join(self.admins)
+        return overrides or None
 
     def _republish(self) -> None:
         """Publish again what the store holds and the bus never delivered (a crash between append and publish,
@@ -363,6 +376,8 @@ class LocalRuntime:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.websocket is not None:
             self.websocket.close_all()
         if self.server is not None:
@@ -399,13 +414,26 @@ class LocalRuntime:
         while not self._stopped.wait(0.5):
             pass
 
+    def tool(self, name: str) -> str:
+        """How to run one of this environment's programs from the project root, with no activated venv:
+        .venv/bin/<name> when the running interpreter's venv is inside the project, else <name>."""
+        import sys
+
+        path = Path(sys.executable).parent / name
+        try:
+            return path.relative_to(self.root).as_posix() if path.exists() else name
+        except ValueError:
+            return str(path) if path.exists() else name
+
     def aws_examples(self) -> list[str]:
-        """Commands that work as printed, even where no AWS configuration exists (tests run them so)."""
+        """Commands that work as printed from the project root, with no AWS CLI, configuration or activated venv
+        (tests run them so): the endpoint through boto3, which `make setup` installs, and a rebuild."""
         tables = self.stack.tables if self.stack else {}
+        client = (f"boto3.client('dynamodb', endpoint_url='{self.aws_endpoint}', region_name='{REGION}', "
+                  "aws_access_key_id='local', aws_secret_access_key='local')")
         return [
-            f"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url {self.aws_endpoint} "
-            f"--region {REGION} dynamodb list-tables",
-            f"  chronicle projections rebuild --endpoint-url {self.aws_endpoint} "
+            f"  {self.tool('python')} -c \"import boto3; print({client}.list_tables()['TableNames'])\"",
+            f"  {self.tool('chronicle')} projections rebuild --endpoint-url {self.aws_endpoint} "
             f"--event-table {tables.get('EventStoreTable')} --read-model-table {tables.get('ProjectReadModelTable')}",
         ]
 
@@ -434,6 +462,7 @@ class LocalRuntime:
             + (f"  (loaded {sum(self.loaded.values())} items/objects, {self.durable.replayed} journal records"
                f"{f', re-published {len(self.republished)} streams' if self.republished else ''})"
                if self.durable and (self.loaded or self.durable.replayed) else ""),
+            f"  Watching     {'src/ functions/ schemas/ statemachine/ template.yaml (edits reload)' if self.watcher else 'off (chronicle local --watch reloads edits)'}",
             f"  Started in   {self.startup_seconds:.1f} s",
             "",
             "Try:",

@@ -113,6 +113,15 @@ class HandlerRegistry:
     def spec(self, function_name: str) -> HandlerSpec | None:
         return self._specs.get(function_name)
 
+    def specs(self) -> dict[str, HandlerSpec]:
+        with self._lock:
+            return dict(self._specs)
+
+    def replace(self, specs: dict[str, HandlerSpec], handlers: dict[str, Callable[..., Any]]) -> None:
+        """Serve these (already loaded) handlers from now on (``chronicle local --watch``)."""
+        with self._lock:
+            self._specs, self._handlers = dict(specs), dict(handlers)
+
     def __contains__(self, function_name: str) -> bool:
         return function_name in self._specs
 

@@ -1,9 +1,9 @@
-"""The local HTTP API: the command API (SPEC section 4), ``/graphql`` (section 5) and ``/health``.
+"""The local HTTP API: the command API (docs/reference/errors.md), ``/graphql`` (section 5) and ``/health``.
 
 ``POST /commands/{CommandType}`` does what API Gateway's StartSyncExecution integration does in AWS: build the
 state machine input of docs/architecture.md, run ``<stack>-command-<CommandType>`` and map the result — moto has no
 StartSyncExecution, so the execution is started and polled until it leaves RUNNING. A FAILED execution's
-``error`` is the SPEC error code (the Fail state's ``Error``) and its ``cause`` the Lambda error payload, from
+``error`` is the documented error code (the Fail state's ``Error``) and its ``cause`` the Lambda error payload, from
 which :func:`chronicle.errors.body_from_cause` takes the client body.
 
 After a successful command the server waits (briefly, bounded) until EventBridge has delivered the new events
@@ -277,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (bad request line, URI or header too long, unknown method): the SPEC's JSON
+        """http.server's own refusals (bad request line, URI or header too long, unknown method): the reference (docs/reference)'s JSON
         error shape instead of its HTML page."""
         if code == 501:  # a method without a do_X: the route's 405 (with Allow), as for PUT or DELETE
             self._safe(self._other)

@@ -661,6 +661,16 @@ class StackBuilder:
         res.attributes = {"Arn": arn}
 
     def _create_AWS_Serverless_StateMachine(self, res: Resource, props: dict[str, Any]) -> None:
+        args = self.state_machine_args(res, props)
+        arn = self.client("stepfunctions").create_state_machine(**args)["stateMachineArn"]
+        res.physical_id = arn
+        res.attributes = {"Arn": arn, "Name": args["name"], "Ref": arn}
+        self.stack.state_machines[args["name"]] = arn
+        log.debug("state machine %s (%s)", args["name"], args["type"])
+
+    def state_machine_args(self, res: Resource, props: dict[str, Any]) -> dict[str, Any]:
+        """CreateStateMachine's arguments for a state machine resource (its definition resolved); also what
+        ``chronicle local --watch`` compares to update a running stack's definitions."""
         used = ("DefinitionUri", "Definition", "DefinitionString", "DefinitionSubstitutions", "Type", "StateMachineType")
         p = self.resolve({k: v for k, v in props.items() if k in used})  # not Logging, Policies, Role, ...
         if "DefinitionUri" in p:
@@ -681,13 +691,8 @@ class StackBuilder:
             log.warning("%s: unresolved DefinitionSubstitutions %s", res.logical_id, leftover)
         json.loads(definition)  # fail here, with the resource name, rather than inside moto
         name = self._name(res, props, "Name" if "Name" in props else "StateMachineName")
-        args = {"name": name, "definition": definition, "roleArn": self._lambda_role(),
+        return {"name": name, "definition": definition, "roleArn": self._lambda_role(),
                 "type": p.get("Type", p.get("StateMachineType", "STANDARD"))}
-        arn = self.client("stepfunctions").create_state_machine(**args)["stateMachineArn"]
-        res.physical_id = arn
-        res.attributes = {"Arn": arn, "Name": name, "Ref": arn}
-        self.stack.state_machines[name] = arn
-        log.debug("state machine %s (%s)", name, args["type"])
 
     def _create_AWS_StepFunctions_StateMachine(self, res: Resource, props: dict[str, Any]) -> None:
         self._create_AWS_Serverless_StateMachine(res, props)

@@ -1,4 +1,4 @@
-"""``GET /graphql`` with ``Upgrade: websocket``: the graphql-transport-ws protocol (SPEC section 5, locally).
+"""``GET /graphql`` with ``Upgrade: websocket``: the graphql-transport-ws protocol (docs/reference/graphql.md, locally).
 
 The HTTP server already parsed the upgrade request, so the connection is driven with websockets' sans-I/O
 ``ServerProtocol`` over the handler's socket. Protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md):

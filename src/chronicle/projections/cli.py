@@ -7,7 +7,8 @@
 Without --read-model, every read model whose table is known is rebuilt. The options come from
 chronicle.projections.registry; table names default to $EVENT_TABLE and each model's variable ($PROJECT_TABLE,
 $TEMPLATE_TABLE, $USAGE_TABLE, $USER_TABLE); in AWS take them from the stack outputs, locally from the
-`chronicle local` banner (with its AWS endpoint as --endpoint-url). --id names streams of the selected models
+`chronicle local` banner; with --endpoint-url (the local runtime) every name defaults to the local stack's. --id names
+streams of the selected models
 (project ids for projects and template-usage, template ids for templates).
 """
 
@@ -23,6 +24,28 @@ from chronicle.projections.registry import READ_MODELS, ReadModel
 
 def _dest(model: ReadModel) -> str:
     return model.option.replace("-", "_")
+
+
+# The local stack's fixed names (chronicle.local.stack: "chronicle-<LogicalId>", buckets lower case), the defaults
+# with --endpoint-url: locally nobody needs to look a table name up.
+LOCAL_STACK = "chronicle"
+LOCAL_NAMES = {"event_table": f"{LOCAL_STACK}-EventStoreTable", "archive_bucket": f"{LOCAL_STACK}-archivebucket",
+               "catalog_table": f"{LOCAL_STACK}-ArchiveCatalogTable"}
+
+
+def local_defaults(args: argparse.Namespace) -> None:
+    """With --endpoint-url (chronicle local), fill the names not given: the event store, the archive, and the
+    selected read models' tables (every read model when none is selected or named)."""
+    if not args.endpoint_url:
+        return
+    named = [name for name, model in READ_MODELS.items() if getattr(args, _dest(model))]
+    selected = args.read_models or ([] if named else list(READ_MODELS))
+    for option, name in LOCAL_NAMES.items():
+        if not getattr(args, option):
+            setattr(args, option, name)
+    for model in (READ_MODELS[name] for name in selected):
+        if not getattr(args, _dest(model)):
+            setattr(args, _dest(model), f"{LOCAL_STACK}-{model.table_resource}")
 
 
 def add_projections_parser(subparsers: Any) -> None:
@@ -79,6 +102,10 @@ def _store(args: argparse.Namespace) -> Any:
     if args.archive_bucket and args.catalog_table:
         archive = ArchiveReader(args.archive_bucket, args.catalog_table,
                                 session.client("s3", endpoint_url=args.endpoint_url, **local), client)
+    if archive is None and not args.ids:
+        print("note: no --archive-bucket/--catalog-table (or $ARCHIVE_BUCKET/$ARCHIVE_CATALOG_TABLE): streams whose "
+              "first events are archived are not seen; give both to read them through the archive",
+              file=sys.stderr)
     return EventStore(args.event_table, client=client, archive=archive)
 
 
@@ -88,6 +115,7 @@ def _report(model: ReadModel, report: Any) -> None:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    local_defaults(args)
     models = _wanted(args)
     if models is None:
         return 2

@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chronicle.metrics import log_metrics
 from chronicle.projections.folded import Applied
 
 
@@ -64,7 +65,7 @@ def projector_handler(apply: Callable[..., Applied], table_env: str, changed: st
     store, table = aws.event_store(), aws.env(table_env)
     events_client, bus = (aws.client("events"), aws.env("EVENT_BUS")) if changed else (None, None)
 
-    @metrics.log_metrics
+    @log_metrics(metrics)
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         record = event["detail"]

@@ -25,7 +25,7 @@ def to_item(project_id: str, state: dict[str, Any]) -> dict[str, dict[str, str]]
             "createdAt": {"S": state["createdAt"]}, "updatedAt": {"S": state["updatedAt"]}}
     if state.get("description") is not None:
         item["description"] = {"S": state["description"]}
-    if state.get("createdBy") is not None:  # who may see a private project (SPEC section 7)
+    if state.get("createdBy") is not None:  # who may see a private project (docs/reference/authorization.md)
         item["createdBy"] = {"S": state["createdBy"]}
     return item
 
