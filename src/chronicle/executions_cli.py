@@ -15,6 +15,7 @@ which holds what the stack parameter WorkflowLogLevel lets through (failures onl
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import urllib.error
@@ -38,8 +39,8 @@ def add_executions_parser(subparsers: Any) -> None:
     show.add_argument("id", metavar="ID", help="the execution ARN (X-Chronicle-Execution) or its last part")
     for parser in (listing, show):
         parser.add_argument("--json", action="store_true", help="print the JSON the local server answers")
-        parser.add_argument("--url", default="http://127.0.0.1:3000",
-                            help="the running stack (default http://127.0.0.1:3000)")
+        parser.add_argument("--url", default=os.environ.get("CHRONICLE_URL") or "http://127.0.0.1:3000",
+                            help="the running stack (default $CHRONICLE_URL, else http://127.0.0.1:3000)")
         parser.add_argument("--actor", default=None, metavar="ID", help="read as this actor (default: everything)")
         aws = parser.add_argument_group("a deployed stack (--aws): its workflows' CloudWatch log group")
         aws.add_argument("--aws", action="store_true", help="read the deployed stack's log group, not the local one")

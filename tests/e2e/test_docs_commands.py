@@ -74,6 +74,7 @@ def run_file(doc: Path, stack: CliRuntime, values: dict[str, str], tmp: Path) ->
     failures: list[str] = []
     assignments: dict[int, list[str]] = {}  # block -> its VAR=... lines, for the block's later commands
     env = clean_env(tmp)
+    env["CHRONICLE_URL"] = f"http://127.0.0.1:{stack.port}"  # the default of commands that name no URL
     for command in commands(doc, ROOT):
         if skipped(command):
             continue

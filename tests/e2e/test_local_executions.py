@@ -1,4 +1,4 @@
-"""The execution trail (SPEC 6.1): every command answer names its execution, `chronicle executions` reads it back,
+"""The execution trail (docs/local-runtime.md): every command answer names its execution, `chronicle executions` reads it back,
 and a crashing handler prints its traceback and execution ARN on the `chronicle local` console without -v."""
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def _catches(states: dict) -> list[tuple[str, dict, dict]]:
                          + sorted((ROOT / "statemachine").glob("template-change.asl.json")), ids=lambda p: p.name)
 def test_every_refusal_catch_lists_exactly_the_spec_refusals(path):
     """ASL has no way to share a Catch list and DefinitionSubstitutions only fill strings (decision 0017), so the
-    list is written in each Task and held equal to chronicle.errors here: a new SPEC code fails until every copy
+    list is written in each Task and held equal to chronicle.errors here: a new documented code fails until every copy
     has it."""
     catches = [c for _, c, target in _catches(json.loads(path.read_text())["States"])
                if target.get("Type") == "Fail" and "ErrorPath" in target]

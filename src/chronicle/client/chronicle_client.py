@@ -47,7 +47,7 @@ class Chronicle:
         return cls(command_api_url, auth=auth if auth is not None else SigV4(), graphql_url=graphql_url, **kwargs)
 
     # ---- commands ---------------------------------------------------------------------------------------
-    def command(self, type: str, data: dict[str, Any], aggregate_id: str | None = None,  # noqa: A002 - SPEC name
+    def command(self, type: str, data: dict[str, Any], aggregate_id: str | None = None,  # noqa: A002 - the documented name
                 expected_version: int | None = None, *, command_id: str | None = None,
                 redecide: Redecide | None = None, max_redecisions: int = 5) -> dict[str, Any]:
         """Send one command; its answer (aggregateId, version, events ...) or a typed error.

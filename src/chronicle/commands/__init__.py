@@ -3,7 +3,7 @@
     validation     ValidateCommand   validate_request: the raw request -> a validated command (400/404/413)
     orchestration  AppendEvents      decide_and_append: load, authorize (chronicle.policy), decide, append
     replay                           recognising a command already stored (a retried step, a client's commandId)
-    outcome                          the event records, the SPEC answer, where the events are
+    outcome                          the event records, the documented answer, where the events are
     publishing     PublishEvents     publish: the stored events onto the EventBridge bus
 
 The CommandLog (a client's commandId and its answer) is chronicle.eventstore.command_log. See docs/architecture.md

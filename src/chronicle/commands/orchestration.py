@@ -1,7 +1,7 @@
 """Step 2, AppendEvents: load the target stream, authorize, decide, and append atomically; answer the stored
 outcome when this command was already stored (chronicle.commands.replay).
 
-Returns {"response": the SPEC body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
+Returns {"response": the documented success body, "stream": {aggregateId, fromSequence, toSequence}, "events": the records}.
 The Lambda handler drops "events" before returning: state data is limited to 256 KiB, so PublishEvents reads the
 events back by `stream`.
 """

@@ -1,4 +1,4 @@
-"""What a command stores and answers: its event records, the SPEC success body, and where its events are."""
+"""What a command stores and answers: its event records, the documented success body, and where its events are."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def records(aggregate: Aggregate, command: dict[str, Any], new_events: list[NewE
 
 def response(aggregate: Aggregate, command: dict[str, Any], base: int, stored: list[dict[str, Any]]
              ) -> dict[str, Any]:
-    """The SPEC success body of `stored` appended after version `base`."""
+    """The documented success body of `stored` appended after version `base`."""
     answer = {
         "aggregateId": command["aggregateId"], "aggregateType": aggregate.type, "version": base + len(stored),
         "commandId": command["commandId"], "correlationId": command["correlationId"],

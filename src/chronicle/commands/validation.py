@@ -1,4 +1,4 @@
-"""Step 1, ValidateCommand: the state machine input -> a validated command (SPEC section 4's 400, 404, 413).
+"""Step 1, ValidateCommand: the state machine input -> a validated command (docs/reference/errors.md: 400, 404, 413).
 
 The raw body travels as a string (API Gateway's template), so strict JSON is checked here, in AWS and locally
 alike; then the envelope and the command's schema (chronicle.schemas), the actor, and the target stream's id.

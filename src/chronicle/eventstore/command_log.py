@@ -1,5 +1,5 @@
 """The CommandLog: what each client commandId answered, so the same command sent again answers the same
-(SPEC section 4), stored in the append's own transaction (docs/decisions/0002).
+(docs/reference/errors.md), stored in the append's own transaction (docs/decisions/0002).
 
 This module owns the record: its key, its item shape, the fingerprint that tells "the same command" from "another
 command under the same key", and its TTL. A commandId is the client's key *for its own commands*: records are

@@ -1,8 +1,8 @@
 """What the console's pages show besides executions: a stream, the read models, the dead-letter queues (with
 redrive) and the schema registry. Everything is read through the emulated AWS services, as the handlers do.
 
-Who reads what (console_api.py): a stream as an actor is the GraphQL ``history`` that actor would get (SPEC
-section 7: a stranger gets nothing for a private project); the local operator and ``--admin`` actors also see the
+Who reads what (console_api.py): a stream as an actor is the GraphQL ``history`` that actor would get (docs/reference/authorization.md;
+a stranger gets nothing for a private project); the local operator and ``--admin`` actors also see the
 items as stored. Dead-letter queues and their redrive are for the operator and admins only.
 """
 

@@ -116,7 +116,7 @@ class Emulator:
     # Called after a request that may have changed DynamoDB items or S3 objects, before its answer leaves
     # (the runtime sets DurableState.sync: whoever asked through this endpoint gets a durable answer too).
     after_write: Any = None
-    # Returns (status, SPEC error body) while the runtime refuses every request (a failed journal write), else None.
+    # Returns (status, documented error body) while the runtime refuses every request (a failed journal write), else None.
     fence: Any = None
 
     def refusal(self, environ: dict) -> tuple[int, dict[str, Any]] | None:

@@ -87,6 +87,12 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
         "disable_notification"), "durable"),
     Target("moto.s3.models:S3Backend.delete_object", ("self", "bucket_name", "key_name", "version_id", "bypass"),
            "durable"),
+    # queue_store: the dead-letter queues' messages are journaled (they survive a restart)
+    Target("moto.sqs.models:SQSBackend.send_message", (
+        "self", "queue_name", "message_body", "message_attributes", "delay_seconds", "deduplication_id", "group_id",
+        "system_attributes", "validate_group_id"), "queue_store"),
+    Target("moto.sqs.models:SQSBackend.delete_message", ("self", "queue_name", "receipt_handle"), "queue_store"),
+    Target("moto.sqs.models:SQSBackend.purge_queue", ("self", "queue_name"), "queue_store"),
     # fastpath: caches and direct routes (see its docstring)
     Target(_SFN + "backend.execution:BaseExecutionWorkerCommunication.terminated", ("self",), "fastpath"),
     Target("moto.core.serialize:BaseJSONSerializer._serialize_type_structure",

@@ -67,8 +67,10 @@ class DeadLetterKeeper:
     def install(self) -> None:
         from moto.sqs.models import SQSBackend
 
+        from . import moto_patches
+
         for method in ("send_message", "delete_message", "purge_queue"):
-            original = getattr(SQSBackend, method)
+            _owner, _name, original = moto_patches.original(f"moto.sqs.models:SQSBackend.{method}")  # checked
             self._patches.append((method, original))
             setattr(SQSBackend, method, self._journaled(original))
 

@@ -166,8 +166,13 @@ class ExecutionTrail:
             _seal(record)
         self.add(record)
         # the emulator's own copy of a User command's execution holds its body in clear: none is left there
-        _forget_in_emulator(desc.get("stateMachineArn", ""), 0 if personal else MOTO_KEEP)
+        _forget_in_emulator(desc.get("stateMachineArn", ""), 0 if personal else MOTO_KEEP, self.captured)
         return record
+
+    def captured(self, execution_arn: str) -> bool:
+        """Whether the trail holds this execution: only then may the emulator forget it (its command answered)."""
+        with self._lock:
+            return execution_arn in self._records
 
     def add(self, record: dict[str, Any], journal: bool = True) -> None:
         with self._lock:
@@ -177,7 +182,10 @@ class ExecutionTrail:
                 self._records.popitem(last=False)
                 self.dropped += 1
             if journal and self.journal is not None:
-                self.journal(record)
+                try:
+                    self.journal(record)
+                except Exception:  # noqa: BLE001 - a failed journal fences the runtime; the command's own sync says so
+                    log.warning("execution %s not journaled", record["executionArn"], exc_info=True)
 
     # -- read ---------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -223,8 +231,14 @@ class ExecutionTrail:
             self.add(record, journal=False)
 
 
-def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP) -> None:
-    """Drop all but the newest ``keep`` ended executions of a state machine from the emulator (bounded memory)."""
+_FORGET_LOCK = threading.Lock()  # one trim at a time: the executions list is shared by every command's thread
+
+
+def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP,
+                        captured: Callable[[str], bool] = lambda _arn: True) -> None:
+    """Drop all but the newest ``keep`` ended executions of a state machine from the emulator (bounded memory).
+    Only executions the trail already captured go: another command's ended execution may not be described yet
+    (its thread is about to read its outcome), and must still be there when it asks."""
     try:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -232,10 +246,11 @@ def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP) -> None:
 
         backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
         machine = backend.describe_state_machine(state_machine_arn)
-        executions = machine.executions
-        ended = [e for e in executions if e.status != "RUNNING"]
-        for execution in ended[: max(0, len(ended) - keep)]:
-            executions.remove(execution)
+        with _FORGET_LOCK:
+            executions = machine.executions
+            ended = [e for e in list(executions) if e.status != "RUNNING" and captured(str(e.exec_arn))]
+            for execution in ended[: max(0, len(ended) - keep)]:
+                executions.remove(execution)
     except Exception:  # noqa: BLE001 - best effort: only memory is at stake
         log.debug("could not trim the emulator's executions of %s", state_machine_arn, exc_info=True)
 

@@ -121,6 +121,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
         return 2
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from chronicle.eventstore.chain import ChainBroken
     from chronicle.eventstore.store import StreamIncomplete
 
     try:
@@ -138,6 +139,10 @@ def run_rebuild(args: argparse.Namespace) -> int:
         except StreamIncomplete as error:
             print(f"chronicle projections rebuild {model.name}: {error} (archived? give --archive-bucket and "
                   "--catalog-table)", file=sys.stderr)
+            return 1
+        except ChainBroken as error:  # a forged event is never folded into a read model
+            print(f"chronicle projections rebuild {model.name}: {error.message} (nothing after it was rebuilt)",
+                  file=sys.stderr)
             return 1
         _report(model, report)
         failed = failed or bool(report.missing)
