@@ -67,7 +67,7 @@ def test_a_changed_target_stops_the_check_naming_each(monkeypatch):
 
 def test_an_unregistered_target_cannot_be_patched():
     with pytest.raises(MotoPatchError, match="not registered"):
-        moto_patches.original("moto.sqs.models:SQSBackend.send_message")
+        moto_patches.original("moto.sqs.models:SQSBackend.receive_message")
 
 
 def test_a_running_runtime_replaced_only_registered_targets(tmp_path):
