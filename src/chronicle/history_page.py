@@ -21,9 +21,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from chronicle.errors import PayloadTooLarge, ValidationError
+from chronicle.queries.paging import page_size  # historyPage's limit (1-100, default 20), as every list's
 
 MAX_EVENTS = 1000  # events in one history answer
-MAX_PAGE, DEFAULT_PAGE = 100, 20  # historyPage's limit, as every list of the API
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # history events in one request's answer (JSON), all fields together
 
 _SPENT: ContextVar[list[int] | None] = ContextVar("chronicle_answer_bytes", default=None)
@@ -74,14 +74,6 @@ def too_many(first: int, last: int | None) -> ValidationError:
                            "historyPage(aggregateId, limit, nextToken).", [{"path": "$.toVersion"}])
 
 
-def page_size(limit: int | None) -> int:
-    if limit is None:
-        return DEFAULT_PAGE
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, got {limit}.", [{"path": "$.limit"}])
-    return limit
-
-
 def token(aggregate_id: str, next_version: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"a": aggregate_id, "v": next_version}).encode()).decode()
 
@@ -122,7 +114,7 @@ def read_history(aggregateId: str, fromVersion: int | None, toVersion: int | Non
     from chronicle.eventstore import chain
     from chronicle.eventstore.checked import checked_items
     from chronicle.eventstore.items import dumps, from_item
-    from chronicle.queries import _user_event_opener, may_see_project
+    from chronicle.queries.visibility import may_see_project, user_event_opener
 
     for name, value in (("fromVersion", fromVersion), ("toVersion", toVersion)):
         if value is not None and value < 1:
@@ -142,7 +134,7 @@ def read_history(aggregateId: str, fromVersion: int | None, toVersion: int | Non
         if not may_see_project(aggregateId, state):
             return [], False
     elif kind == "User":
-        opener = _user_event_opener(aggregateId)
+        opener = user_event_opener(aggregateId)
         if opener is None:
             return [], False
     return [{"eventId": e["eventId"], "eventType": e["eventType"], "eventSequence": e["eventSequence"],
