@@ -38,9 +38,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from collections.abc import Callable
 
-from chronicle import strictjson
+from chronicle import identity, strictjson
 from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
-from chronicle.errors import HTTP_STATUS, body_from_cause
+from chronicle.errors import HTTP_STATUS, ChronicleError, body_from_cause
 
 from . import fastpath, tokens
 from .journal import JournalClosed, JournalFailed
@@ -465,16 +465,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _actor(self) -> str | None | bool:
         """The caller: a local token's sub (Authorization, as the Cognito authorizer reads it in AWS), else the
-        X-Actor-Id header, else None (anonymous). False: the token was refused and the 401 is sent."""
+        X-Actor-Id header, else None (anonymous). False: refused and answered (401 for a bad token, 403 for an actor
+        id with a typed id prefix, docs/decisions/0010)."""
         authorization = (self.headers.get("authorization") or "").strip()
         key = self.server.token_key
         if authorization and key is not None and not authorization.startswith("AWS4-"):  # SigV4 is not checked
             try:
-                return tokens.verify(key, authorization)["sub"]
+                actor = tokens.verify(key, authorization)["sub"]
             except tokens.InvalidToken as refusal:
                 self._send_json(401, error_body("Unauthorized", f"The Authorization token is refused: {refusal}."))
                 return False
-        return (self.headers.get("x-actor-id") or "").strip() or None
+        else:
+            actor = (self.headers.get("x-actor-id") or "").strip() or None
+        try:
+            if actor is not None:
+                identity.check_actor_id(actor)  # a project- / template- id is never an actor (decision 0010)
+        except ChronicleError as refusal:
+            self._send_json(refusal.status, refusal.body())
+            return False
+        return actor
 
     def _graphql(self, raw: bytes, actor: str | None) -> None:
         try:
