@@ -42,7 +42,7 @@ from chronicle import identity, strictjson
 from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
 from chronicle.errors import HTTP_STATUS, ChronicleError, body_from_cause
 
-from . import fastpath, tokens
+from . import fastpath, origins, tokens
 from .journal import JournalClosed, JournalFailed
 
 log = logging.getLogger("chronicle.local.server")
@@ -318,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._send_json(*fenced, {"connection": "close"})
                 return
+            if not self._origin_allowed():
+                return
             fn()
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -367,6 +369,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
+
+    def _origin_allowed(self) -> bool:
+        """False after answering 403: a browser page of another origin (origins.py) may not reach any route but
+        /health, whether by fetch, a form's text/plain POST or a WebSocket (cross-site WebSocket hijacking)."""
+        origin = self.headers.get("origin")
+        if origin is None or self._path() in ("/health", "/health/") or \
+                origins.allowed(origin, self.server.origins()):
+            return True
+        self._refuse(403, "Forbidden", f"Cross-origin requests from {origin[:200]} are refused: a web page could "
+                                       "act as anyone here. Allow an origin with `chronicle local --cors-origin "
+                                       "ORIGIN`.", [{"origin": origin[:200]}])
+        return False
 
     def _console(self, body: bytes = b"") -> bool:
         """Answer a console route (console_api.py); False when the path is not one."""
@@ -518,10 +532,16 @@ class _HTTPServer(ThreadingHTTPServer):
     token_key: bytes | None
     fence: Callable[[], tuple[int, dict[str, Any]] | None] | None
     console: Any = None  # console_api.Console: /, /console, /console/api
+    cors_origins: tuple[str, ...] = ()  # chronicle local --cors-origin: web origins served besides our own
+
+    def origins(self) -> frozenset[str]:
+        host, port = self.server_address[0], self.server_address[1]
+        return origins.own_origins(self.bind_host or str(host), int(port), self.cors_origins)
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS, max_websockets: int = MAX_WEBSOCKETS) -> None:
         super().__init__(address, handler)
+        self.bind_host = address[0]
         self.idle_timeout = idle_timeout
         self.activity = threading.Condition()
         self.running = 0  # requests being handled (not idle kept-alive connections)
@@ -572,8 +592,10 @@ class LocalServer:
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
                  idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
                  max_websockets: int = MAX_WEBSOCKETS, token_key: bytes | None = None,
-                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None) -> None:
+                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None,
+                 cors_origins: list[str] | tuple[str, ...] = ()) -> None:
         self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections, max_websockets)
+        self.httpd.cors_origins = tuple(cors_origins)
         self.httpd.token_key = token_key  # chronicle.local.tokens: Authorization tokens it accepts
         self.httpd.runner = runner
         self.httpd.graphql = graphql
