@@ -412,12 +412,15 @@ class _Handler(BaseHTTPRequestHandler):
             if handler is None:
                 self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
                                                                   "not served by this server (no websocket handler)."))
+            elif (actor := self._actor()) is False:  # a refused token or actor id: answered before the upgrade
+                return
             elif not self.server.enter_websocket(self.request):
                 self.close_connection = True
                 self._send_json(503, error_body("ServiceUnavailable", "Too many WebSocket connections; retry."),
                                 {"connection": "close"})
             else:
                 self.connection.settimeout(None)  # a subscription may stay quiet for long; the protocol has pings
+                self.upgrade_actor = actor  # the upgrade's token subject or X-Actor-Id (websocket.py)
                 handler(self)
         elif path == "/graphql" or _COMMAND_PATH.fullmatch(path):
             self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
