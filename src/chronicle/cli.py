@@ -64,8 +64,9 @@ def add_local_parser(subparsers: Any) -> None:
     p.add_argument("--repair", action="store_true",
                    help="repair a damaged state directory first (as `chronicle state repair`), then start")
     p.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], metavar="ORIGIN",
-                   help="a web origin (https://app.example:8080) allowed to call the emulated AWS endpoint from a "
-                        "browser (repeatable; default: none)")
+                   help="a web origin (https://app.example:8080) allowed to call the local API (commands, /graphql, "
+                        "the console, WebSockets) and the emulated AWS endpoint from a browser (repeatable; "
+                        "default: none but the server's own)")
     p.add_argument("--watch", action=argparse.BooleanOptionalAction, default=True,
                    help="reload edits to src/, functions/, schemas/, statemachine/ and template.yaml for the next "
                         "command, keeping state (default on; --no-watch turns it off; docs/local-runtime.md)")

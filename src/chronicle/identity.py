@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronicle.errors import Forbidden
+from chronicle.ids import reserved_prefix
 
 STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")  # schemas/command-envelope.json aggregateId
 _IAM_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)  # IAM role / user name characters
@@ -105,7 +106,16 @@ def _named(prefix: str, name: str) -> str:
 def _valid(actor_id: str, reason: str) -> str:
     if not STREAM_ID.fullmatch(actor_id):
         raise refused(reason)
+    check_actor_id(actor_id)
     return actor_id
+
+
+def check_actor_id(actor_id: str) -> None:
+    """Refuse (Forbidden) an actor id with a typed prefix of another aggregate (``project-``, ``template-``): such
+    an id could name a project's or template's stream, never a user's (docs/decisions/0010)."""
+    prefix = reserved_prefix(actor_id)
+    if prefix is not None:
+        raise refused(f"actor ids starting with {prefix!r} are reserved for {prefix.rstrip('-')} ids")
 
 
 def request_principal(request: dict[str, Any]) -> Principal:

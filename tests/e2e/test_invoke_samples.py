@@ -63,7 +63,7 @@ def test_resolver_and_verify_samples_show_real_results(samples):
     assert result("graphql_resolver/query-template")["name"] == "web-service"
     assert result("graphql_resolver/query-template-usage")["serviceCount"] == 1
     assert result("verify_chain/verify-stream")["ok"] is True, result("verify_chain/verify-stream")
-    assert "given: CreateProject sample-project-1 as alice" in samples["events/verify_chain/verify-stream.json"]["err"]
+    assert "given: CreateProject project-sample-1 as alice" in samples["events/verify_chain/verify-stream.json"]["err"]
     failing = samples["events/validate_command/invalid-body.json"]
     assert json.loads(failing["out"])["errorType"] == "ValidationError" and "meant to fail" in failing["err"]
 

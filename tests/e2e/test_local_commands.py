@@ -65,7 +65,7 @@ def test_unknown_command_is_a_404(runtime):
 
 
 def test_same_aggregate_id_twice_is_a_409(runtime):
-    aggregate_id = str(uuid.uuid4())
+    aggregate_id = f"project-{uuid.uuid4()}"
     status, body = create(runtime, {**CREATE, "aggregateId": aggregate_id})
     assert status == 200, body
     assert body["aggregateId"] == aggregate_id

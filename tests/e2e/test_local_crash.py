@@ -45,7 +45,7 @@ class Client:
 
     def next_command(self) -> tuple[str, dict]:
         if not self.versions or self.rng.random() < 0.2:
-            return "CreateProject", {"aggregateId": str(uuid.uuid4()), "commandId": str(uuid.uuid4()),
+            return "CreateProject", {"aggregateId": f"project-{uuid.uuid4()}", "commandId": str(uuid.uuid4()),
                                      "data": {"name": f"c{self.index}", "ownerId": f"client-{self.index}"}}
         stream = self.rng.choice(sorted(self.versions))
         return "ChangeProjectConfiguration", {

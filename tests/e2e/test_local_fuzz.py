@@ -29,7 +29,7 @@ creates = st.fixed_dictionaries({"data": st.fixed_dictionaries(
     {"name": tricky, "ownerId": tricky}, optional={"description": st.one_of(tricky, st.none()),
                                                     "visibility": st.sampled_from(["private", "public", "x"])})},
     optional={"commandId": tricky, "aggregateId": tricky})
-changes = st.fixed_dictionaries({"aggregateId": st.sampled_from(["fuzz-project", "fuzz-missing"]), "data": st.fixed_dictionaries(
+changes = st.fixed_dictionaries({"aggregateId": st.sampled_from(["project-fuzz", "fuzz-missing"]), "data": st.fixed_dictionaries(
     {}, optional={"set": st.dictionaries(tricky, json_values, max_size=3), "unset": st.lists(tricky, max_size=3)})},
     optional={"expectedVersion": st.integers(-1, 3), "commandId": tricky})
 anything = st.one_of(json_values.map(json.dumps),
@@ -49,7 +49,7 @@ def event_count(runtime) -> int:
 @pytest.fixture(scope="module")
 def fuzz_project(runtime):
     status, body = http("POST", f"{runtime.url}/commands/CreateProject",
-                        {"aggregateId": "fuzz-project", "data": {"name": "Fuzz", "ownerId": "fuzz"}})
+                        {"aggregateId": "project-fuzz", "data": {"name": "Fuzz", "ownerId": "fuzz"}})
     assert status in (200, 409), body
 
 

@@ -30,7 +30,7 @@ def test_invoke_prints_the_result_on_stdout_and_the_logs_on_stderr():
     done = invoke("validate_command", "-e", "events/validate_command/create-project.json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # stdout is the result only: pipeable to jq
-    assert result["commandType"] == "CreateProject" and result["aggregateId"] == "sample-project-1"
+    assert result["commandType"] == "CreateProject" and result["aggregateId"] == "project-sample-1"
     assert "START RequestId" in done.stderr and "REPORT RequestId" in done.stderr
     assert '"message":"command accepted"' in done.stderr  # the handler's own log line
 
@@ -48,11 +48,11 @@ def test_a_sample_lands_in_the_running_stack_only_when_asked(tmp_path, cli_runti
     done = invoke("append_events", "-e", sample)  # a fresh ephemeral stack: the running one is untouched
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["response"]["version"] == 1
-    assert history(rt.url, "sample-project-1") == []
+    assert history(rt.url, "project-sample-1") == []
 
     done = invoke("append_events", "-e", sample, "--running", "--url", rt.url)
     assert done.returncode == 0, done.stderr
-    assert history(rt.url, "sample-project-1") == ["ProjectCreated"]
+    assert history(rt.url, "project-sample-1") == ["ProjectCreated"]
     rt.stop()
 
     no_stack = invoke("append_events", "-e", sample, "--running", "--url", rt.url)

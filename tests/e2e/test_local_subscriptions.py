@@ -283,3 +283,34 @@ def test_a_socket_without_connection_init_is_closed_with_4408(runtime):
         assert closed.value.rcvd.code == 4408 and time.monotonic() - started < 20
     finally:
         websocket.init_timeout = saved
+
+
+def test_a_local_token_names_the_sockets_actor_as_on_http(runtime):
+    """Issue 20: the socket takes a local token (the upgrade's Authorization, or connection_init's
+    {"Authorization": token}) as the HTTP routes do; a bad one or a reserved actor id is refused."""
+    import uuid
+
+    from chronicle.local import tokens
+
+    owner = f"owner-{uuid.uuid4().hex[:8]}"
+    private = project_as(runtime, owner)
+    query = {"query": "query Q($id: ID!) { project(id: $id) { id } }", "variables": {"id": private}}
+    token = runtime.token(owner)
+    for headers, payload in (({"Authorization": f"Bearer {token}"}, {}), (None, {"Authorization": token})):
+        with connect(ws_url(runtime), subprotocols=["graphql-transport-ws"], open_timeout=5,
+                     additional_headers=headers) as ws:
+            ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            assert json.loads(ws.recv(timeout=5)) == {"type": "connection_ack"}
+            ws.send(json.dumps({"id": "q", "type": "subscribe", "payload": query}))
+            assert json.loads(ws.recv(timeout=5))["payload"] == {"data": {"project": {"id": private}}}, headers
+    forged = tokens.issue(b"k" * 32, owner)
+    for payload in ({"Authorization": forged}, {"Authorization": 5}, {"X-Actor-Id": "project-x"}):
+        with connect(ws_url(runtime), subprotocols=["graphql-transport-ws"], open_timeout=5) as ws, \
+                pytest.raises(ConnectionClosedError) as closed:
+            ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 4403, payload
+    for headers in ({"Authorization": forged}, {"X-Actor-Id": "template-1"}):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(ws_url(runtime), subprotocols=["graphql-transport-ws"], open_timeout=5, additional_headers=headers)
+        assert refused.value.response.status_code in (401, 403), headers

@@ -252,7 +252,7 @@ _bodies = st.one_of(_text, st.lists(st.sampled_from(["a: 1", "- ${{ parameters.x
                                                      ": :", "\t", "\u2028", "&a [*a, *a]"]), max_size=6).map("\n".join))
 _uploads = st.fixed_dictionaries({"data": st.fixed_dictionaries(
     {"name": _text, "body": _bodies, "parameters": _schemas}, optional={"description": _text})})
-_adds = st.fixed_dictionaries({"serviceName": _text, "templateId": st.sampled_from(["fuzz-template", "nope"])},
+_adds = st.fixed_dictionaries({"serviceName": _text, "templateId": st.sampled_from(["template-fuzz", "nope"])},
                               optional={"parameters": _values, "dependsOn": st.one_of(_values, st.lists(_text, max_size=3))})
 
 
@@ -265,9 +265,9 @@ def event_count(runtime) -> int:
 
 @pytest.fixture(scope="module")
 def fuzz_template(runtime):
-    for command_type, body in (("UploadTemplate", {"aggregateId": "fuzz-template", "data": {
+    for command_type, body in (("UploadTemplate", {"aggregateId": "template-fuzz", "data": {
             "name": "fuzz", "body": BODY, "parameters": SCHEMA}}),
-            ("CreateProject", {"aggregateId": "fuzz-services", "data": {"name": "Fuzz", "ownerId": "fuzz"}})):
+            ("CreateProject", {"aggregateId": "project-fuzz-services", "data": {"name": "Fuzz", "ownerId": "fuzz"}})):
         status, answer = command(runtime, command_type, body)
         assert status in (200, 409), answer
 
@@ -275,7 +275,7 @@ def fuzz_template(runtime):
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(request=st.one_of(st.tuples(st.just("UploadTemplate"), _uploads),
-                         st.tuples(st.just("AddService"), _adds.map(lambda d: {"aggregateId": "fuzz-services",
+                         st.tuples(st.just("AddService"), _adds.map(lambda d: {"aggregateId": "project-fuzz-services",
                                                                                "data": d}))))
 def test_any_template_or_service_gets_a_documented_answer(runtime, fuzz_template, request):
     command_type, body = request

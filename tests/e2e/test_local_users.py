@@ -142,7 +142,7 @@ def test_over_http_a_stream_keeps_its_type_and_a_command_id_its_actor(runtime):
     stream; a stranger's reuse of a commandId is its own command; ids with a trailing newline are 400."""
     bob, mallory = f"bob-{uuid.uuid4().hex[:8]}", f"mallory-{uuid.uuid4().hex[:8]}"
     assert command(runtime, "RegisterUser", {"data": {"email": f"{bob}@example.com", "displayName": "B"}}, bob)[0] == 200
-    project = f"p-{uuid.uuid4().hex[:8]}"
+    project = f"project-{uuid.uuid4().hex[:8]}"
     key = f"k-{uuid.uuid4().hex[:8]}"
     status, body = command(runtime, "CreateProject", {"aggregateId": project, "commandId": key,
                                                       "data": {"name": "Secret", "ownerId": bob}}, bob)

@@ -26,7 +26,7 @@ def project(tmp_path) -> Path:
 
 
 def create(url: str, name: str) -> tuple[int, dict]:
-    body = {"aggregateId": f"w-{uuid.uuid4().hex[:8]}", "data": {"name": name, "ownerId": "alice"}}
+    body = {"aggregateId": f"project-w-{uuid.uuid4().hex[:8]}", "data": {"name": name, "ownerId": "alice"}}
     return http("POST", f"{url}/commands/CreateProject", body, {"X-Actor-Id": "alice"})
 
 

@@ -68,40 +68,40 @@ def test_a_retried_create_recognises_its_event_from_the_refused_put_without_read
 
 def test_another_create_of_the_same_id_is_still_refused(steps):
     store, loader, _ = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-1", "data": {"name": "P", "ownerId": "o"}}),
+    decide_and_append(command("CreateProject", {"aggregateId": "project-1", "data": {"name": "P", "ownerId": "o"}}),
                       store, loader)
     from chronicle.errors import AggregateAlreadyExists
 
     with pytest.raises(AggregateAlreadyExists):
-        decide_and_append(command("CreateProject", {"aggregateId": "p-1", "data": {"name": "Q", "ownerId": "o"}}),
+        decide_and_append(command("CreateProject", {"aggregateId": "project-1", "data": {"name": "Q", "ownerId": "o"}}),
                           store, loader)
 
 
 def test_a_retried_update_finds_its_event_behind_another_writers(steps):
     store, loader, counter = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-2", "data": {"name": "P", "ownerId": "o"}}),
+    decide_and_append(command("CreateProject", {"aggregateId": "project-2", "data": {"name": "P", "ownerId": "o"}}),
                       store, loader)
-    mine = command("ChangeProjectConfiguration", {"aggregateId": "p-2", "data": {"set": {"mine": 1}}})
+    mine = command("ChangeProjectConfiguration", {"aggregateId": "project-2", "data": {"set": {"mine": 1}}})
     first = decide_and_append(dict(mine), store, loader)
-    other = decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "p-2",
+    other = decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "project-2",
                                                                      "data": {"set": {"theirs": 2}}}), store, loader)
     counter.reset()
     again = decide_and_append(dict(mine), store, loader)
     assert again["replayed"] and again["response"] == first["response"]
     assert again["response"]["version"] == 2 and other["response"]["version"] == 3
     assert counter.reset() == ["GetItem", "Query"]  # the load read the window: nothing more
-    assert store.version("p-2") == 3
+    assert store.version("project-2") == 3
 
 
 def test_a_retried_update_behind_a_fresh_snapshot_reads_back_the_window(steps):
     """The first attempt crossed a snapshot boundary, so the retry's load starts after its events."""
     store, loader, counter = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-3", "data": {"name": "P", "ownerId": "o"}}),
+    decide_and_append(command("CreateProject", {"aggregateId": "project-3", "data": {"name": "P", "ownerId": "o"}}),
                       store, loader)
     for i in range(48):
-        decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "p-3", "data": {"set": {"k": i}}}),
+        decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "project-3", "data": {"set": {"k": i}}}),
                           store, loader)
-    mine = command("ChangeProjectConfiguration", {"aggregateId": "p-3", "data": {"set": {"k": "fifty"}}})
+    mine = command("ChangeProjectConfiguration", {"aggregateId": "project-3", "data": {"set": {"k": "fifty"}}})
     first = decide_and_append(dict(mine), store, loader)
     assert first["response"]["version"] == 50  # after_append took a snapshot at 50
     counter.reset()
@@ -109,33 +109,33 @@ def test_a_retried_update_behind_a_fresh_snapshot_reads_back_the_window(steps):
     assert again["replayed"] and again["response"] == first["response"]
     calls = counter.reset()  # snapshot, empty tail, then the window read backwards (here: all 50 events, 2 pages)
     assert calls[:2] == ["GetItem", "Query"] and set(calls[2:]) == {"Query"}
-    assert store.version("p-3") == 50
+    assert store.version("project-3") == 50
 
 
 def test_a_first_attempt_on_a_busy_stream_reads_nothing_back(steps):
     """The step's first attempt (Step Functions' RetryCount 0) cannot find events of a commandId made for its own
     execution: no backwards Query, however many events the window holds behind a snapshot. A retry still looks."""
     store, loader, counter = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-6", "data": {"name": "P", "ownerId": "o"}}),
+    decide_and_append(command("CreateProject", {"aggregateId": "project-6", "data": {"name": "P", "ownerId": "o"}}),
                       store, loader)
     for i in range(50):  # a snapshot at 50, inside the window of the next command
-        decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "p-6", "data": {"set": {"k": i}}}),
+        decide_and_append(command("ChangeProjectConfiguration", {"aggregateId": "project-6", "data": {"set": {"k": i}}}),
                           store, loader)
-    mine = command("ChangeProjectConfiguration", {"aggregateId": "p-6", "data": {"set": {"k": "mine"}}})
+    mine = command("ChangeProjectConfiguration", {"aggregateId": "project-6", "data": {"set": {"k": "mine"}}})
     counter.reset()
     first = decide_and_append(dict(mine), store, loader, attempt=0)
     assert counter.reset() == ["GetItem", "Query", "PutItem", "PutItem"]
     again = decide_and_append(dict(mine), store, loader, attempt=1)
     assert again["replayed"] and again["response"] == first["response"]
     assert counter.reset().count("Query") >= 2  # the tail, then the window read backwards
-    assert store.version("p-6") == 52
+    assert store.version("project-6") == 52
 
 
 def test_a_stream_untouched_since_the_command_started_costs_no_extra_read(steps):
     store, loader, counter = steps
-    decide_and_append(command("CreateProject", {"aggregateId": "p-4", "data": {"name": "P", "ownerId": "o"}}),
+    decide_and_append(command("CreateProject", {"aggregateId": "project-4", "data": {"name": "P", "ownerId": "o"}}),
                       store, loader)
-    change = command("ChangeProjectConfiguration", {"aggregateId": "p-4", "data": {"set": {"a": 1}}})
+    change = command("ChangeProjectConfiguration", {"aggregateId": "project-4", "data": {"set": {"a": 1}}})
     change["startedAt"] = "2999-01-01T00:00:00.000Z"  # the head is older than the command: no attempt before
     counter.reset()
     assert not decide_and_append(change, store, loader).get("replayed")

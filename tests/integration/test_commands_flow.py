@@ -68,18 +68,18 @@ def test_bad_requests_are_validation_errors_with_paths(aws, body, code, path):
 
 
 def test_create_twice_with_the_same_id_is_refused(aws):
-    run("CreateProject", {"aggregateId": "p-1", "data": {"name": "A", "ownerId": "a"}})
+    run("CreateProject", {"aggregateId": "project-1", "data": {"name": "A", "ownerId": "a"}})
     with pytest.raises(errors.AggregateAlreadyExists):
-        run("CreateProject", {"aggregateId": "p-1", "data": {"name": "B", "ownerId": "a"}})
+        run("CreateProject", {"aggregateId": "project-1", "data": {"name": "B", "ownerId": "a"}})
 
 
 def test_idempotent_replay_and_key_reuse(aws):
-    body = {"commandId": "c-1", "data": {"name": "A", "ownerId": "a"}, "aggregateId": "p-2"}
+    body = {"commandId": "c-1", "data": {"name": "A", "ownerId": "a"}, "aggregateId": "project-2"}
     first = run("CreateProject", body)
     again = run("CreateProject", body)
     assert again["response"] == first["response"] and again["replayed"]
-    assert again["stream"] == {"aggregateId": "p-2", "fromSequence": 1, "toSequence": 1}
-    assert len(chronicle_aws.event_store().read("p-2")) == 1
+    assert again["stream"] == {"aggregateId": "project-2", "fromSequence": 1, "toSequence": 1}
+    assert len(chronicle_aws.event_store().read("project-2")) == 1
     with pytest.raises(errors.IdempotencyKeyReused):
         run("CreateProject", {**body, "data": {"name": "other", "ownerId": "a"}})
 
@@ -87,23 +87,23 @@ def test_idempotent_replay_and_key_reuse(aws):
 def test_update_of_missing_stream_and_stale_expected_version(aws):
     with pytest.raises(errors.AggregateNotFound):
         run("ChangeProjectConfiguration", {"aggregateId": "nope", "data": {"set": {"a": 1}}})
-    run("CreateProject", {"aggregateId": "p-3", "data": {"name": "A", "ownerId": "a"}})
+    run("CreateProject", {"aggregateId": "project-3", "data": {"name": "A", "ownerId": "a"}})
     with pytest.raises(errors.ConcurrencyConflict):
-        run("ChangeProjectConfiguration", {"aggregateId": "p-3", "expectedVersion": 5, "data": {"set": {"a": 1}}})
+        run("ChangeProjectConfiguration", {"aggregateId": "project-3", "expectedVersion": 5, "data": {"set": {"a": 1}}})
     with pytest.raises(errors.BusinessRuleViolation):
-        run("ChangeProjectConfiguration", {"aggregateId": "p-3", "data": {}})
+        run("ChangeProjectConfiguration", {"aggregateId": "project-3", "data": {}})
 
 
 @pytest.mark.parametrize("body", [
     {"data": {"name": "A", "ownerId": "a"}},  # create, server-made ids
-    {"aggregateId": "p-retry", "data": {"set": {"tier": "gold"}}},  # change, no expectedVersion
-    {"aggregateId": "p-retry", "expectedVersion": 1, "data": {"set": {"tier": "gold"}}},  # change, pinned
+    {"aggregateId": "project-retry", "data": {"set": {"tier": "gold"}}},  # change, no expectedVersion
+    {"aggregateId": "project-retry", "expectedVersion": 1, "data": {"set": {"tier": "gold"}}},  # change, pinned
 ])
 def test_a_step_run_again_after_its_answer_was_lost_stores_nothing_twice(aws, body):
     """Step Functions retries DecideAndAppend on Lambda service errors with the same input (same commandId):
     the second attempt must answer what the first stored, not a conflict, and append nothing."""
     store, loader = chronicle_aws.event_store(), chronicle_aws.aggregate_loader()
-    run("CreateProject", {"aggregateId": "p-retry", "data": {"name": "R", "ownerId": "r"}})
+    run("CreateProject", {"aggregateId": "project-retry", "data": {"name": "R", "ownerId": "r"}})
     command_type = "CreateProject" if "aggregateId" not in body else "ChangeProjectConfiguration"
     command = validate_request({"commandType": command_type, "body": json.dumps(body), "actorId": "alice"})
     assert command["idempotent"] is False  # the client gave no commandId

@@ -60,7 +60,7 @@ def test_every_function_has_samples_and_every_sample_a_function():
 
 def test_validate_command_samples(aws):
     command = handler("validate_command")(sample("validate_command", "create-project"), Context())
-    assert command["aggregateId"] == "sample-project-1" and command["data"]["name"] == "Payments"
+    assert command["aggregateId"] == "project-sample-1" and command["data"]["name"] == "Payments"
     with pytest.raises(errors.ValidationError):
         handler("validate_command")(sample("validate_command", "invalid-body"), Context())
 
@@ -80,7 +80,7 @@ def test_republish_batch_sample_and_a_partial_failure(aws, monkeypatch):
     # a record whose put is refused goes back to the queue; the others are done
     refused = json.loads(json.dumps(batch["Records"][0]))
     refused["messageId"] = "refused"
-    refused["body"] = json.dumps({"stream": {"aggregateId": "sample-project-1", "fromSequence": 1,
+    refused["body"] = json.dumps({"stream": {"aggregateId": "project-sample-1", "fromSequence": 1,
                                              "toSequence": 1}, "note": "refused"})
     calls = []
 
@@ -110,14 +110,14 @@ def test_projector_announces_each_change_once_and_never_fails_for_it(aws, monkey
     assert len(sent) == 1
     [entry] = sent[0]
     assert (entry["Source"], entry["DetailType"]) == ("chronicle.projections", "ProjectChanged")
-    assert json.loads(entry["Detail"]) == {"id": "sample-project-1", "version": 1, "eventType": "ProjectCreated"}
+    assert json.loads(entry["Detail"]) == {"id": "project-sample-1", "version": 1, "eventType": "ProjectCreated"}
 
     def bus_down(Entries):  # noqa: N803
         raise RuntimeError("bus down")
 
     monkeypatch.setattr(events_client, "put_events", bus_down)
     event = sample("project_projector", "project-created-v1")
-    event["detail"]["aggregateId"] = "sample-project-2"
+    event["detail"]["aggregateId"] = "project-sample-2"
     assert projector(event, Context())["applied"] == 1  # written; the announcement is best effort
 
 
@@ -137,21 +137,21 @@ def test_archive_and_verify_samples(aws):
 
     handler("append_events")(sample("append_events", "create-project"), Context())
     store = chronicle_aws.event_store()
-    store.append("sample-project-1", [{**store.read("sample-project-1", upcast=False)[0], "eventType":
+    store.append("project-sample-1", [{**store.read("project-sample-1", upcast=False)[0], "eventType":
                                        "ProjectConfigurationChanged", "version": "1",
                                        "eventData": {"set": {"a": 1}, "unset": []}}], 1)
     loader = chronicle_aws.aggregate_loader()
-    loaded = loader.load(AGGREGATES["Project"], "sample-project-1")
-    loader.save_snapshot(AGGREGATES["Project"], "sample-project-1", loaded)  # 2 events: not due yet
+    loaded = loader.load(AGGREGATES["Project"], "project-sample-1")
+    loader.save_snapshot(AGGREGATES["Project"], "project-sample-1", loaded)  # 2 events: not due yet
     archive = handler("archive_events")
     plan = archive(sample("archive_events", "plan"), Context())
-    assert plan["streams"] == ["sample-project-1"] and plan["hasMorePages"] is False
+    assert plan["streams"] == ["project-sample-1"] and plan["hasMorePages"] is False
     outcome = archive(sample("archive_events", "archive-stream"), Context())
-    assert outcome == {"aggregateId": "sample-project-1", "cutoff": "2099-01-01T00:00:00.000Z", "archived": 1,
+    assert outcome == {"aggregateId": "project-sample-1", "cutoff": "2099-01-01T00:00:00.000Z", "archived": 1,
                        "more": False}  # event 1; event 2 is the newest and stays
     tally = archive(sample("archive_events", "tally"), Context())
     assert tally["totals"] == {"streams": 1, "events": 49,
-                               "failed": [{"aggregateId": "sample-project-2", "error": "ArchiveRefused"}]}
+                               "failed": [{"aggregateId": "project-sample-2", "error": "ArchiveRefused"}]}
     assert tally["failedCount"] == 1
     verified = handler("verify_chain")(sample("verify_chain", "verify-stream"), Context())
     assert verified["ok"] and verified["reports"][0]["sources"] == {"archive": 1, "table": 1}
@@ -219,7 +219,7 @@ def test_template_and_service_samples_chain(aws):
 
     handler("append_events")(sample("append_events", "create-project"), Context())
     add = handler("load_facts")(sample("load_facts", "add-service"), Context())
-    assert add["facts"]["checks"] == [{"aggregateId": "sample-template-1", "version": 2}]
+    assert add["facts"]["checks"] == [{"aggregateId": "template-sample-1", "version": 2}]
     assert handler("append_events")({"command": add}, Context())["response"]["version"] == 2
 
     assert handler("template_projector")(sample("template_projector", "template-uploaded"), Context())["applied"] == 1
@@ -232,8 +232,8 @@ def test_template_and_service_samples_chain(aws):
     usage = handler("graphql_resolver")(sample("graphql_resolver", "query-template-usage"), Context())
     assert usage["serviceCount"] == 1
     with queries.acting_as("alice"):
-        assert queries.templateUsage("sample-template-1") == usage
-    assert queries.templateUsage("sample-template-1")["serviceCount"] == 0  # anonymous sees no private project
+        assert queries.templateUsage("template-sample-1") == usage
+    assert queries.templateUsage("template-sample-1")["serviceCount"] == 0  # anonymous sees no private project
 
 
 def test_user_projector_sample(aws):
@@ -250,7 +250,7 @@ def test_subscribing_is_checked_by_the_resolver_sample(aws):
     resolver = handler("graphql_resolver")
     event = sample("graphql_resolver", "subscribe-project-changed")
     assert resolver(event, Context()) is None
-    for identity, arguments in (({"sub": "mallory"}, {"id": "sample-project-1"}), (None, {"id": "sample-project-1"}),
+    for identity, arguments in (({"sub": "mallory"}, {"id": "project-sample-1"}), (None, {"id": "project-sample-1"}),
                                 ({"sub": "alice"}, {}), ({"sub": "mallory"}, {"id": "no-such-project"})):
         with pytest.raises(Exception) as caught:  # noqa: B017 - AppSync reads the class name and the text
             resolver({**event, "identity": identity, "arguments": arguments}, Context())

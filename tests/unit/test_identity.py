@@ -136,3 +136,11 @@ def test_workflow_input_uses_the_mapping_in_aws_and_the_header_locally():
     assert request_principal({"identity": {"sub": "", "userArn": ""}}) == Principal("anonymous")
     assert request_principal({"actorId": "alice"}) == Principal("alice")
     assert request_principal({}) == Principal("anonymous")
+
+
+@pytest.mark.parametrize("sub", ["project-1", "template-abc"])
+def test_a_principal_mapping_to_a_typed_id_prefix_is_refused(sub):
+    """docs/decisions/0010: no actor id (hence no User id) starts with `project-` or `template-`."""
+    with pytest.raises(Forbidden):
+        principal_of({"sub": sub})
+    assert principal_of({"sub": "project1-x"}) == Principal("project1-x")  # only the prefix itself is reserved

@@ -14,7 +14,7 @@ from chronicle import identity, strictjson
 from chronicle.commands.outcome import now_iso
 from chronicle.domain import Aggregate, aggregate_for_command
 from chronicle.errors import PayloadTooLarge, UnknownCommand, ValidationError
-from chronicle.ids import is_aggregate_id
+from chronicle.ids import create_id_problem, is_aggregate_id, new_id
 from chronicle.schemas import SchemaRegistry, registry
 
 # Step Functions refuses an execution input (and any state's data) over 256 KiB. The raw body travels in the
@@ -42,7 +42,7 @@ def validate_request(request: dict[str, Any], schemas: SchemaRegistry | None = N
     command = {
         "commandType": command_type,
         "aggregateType": aggregate.type,
-        "aggregateId": _target_id(aggregate, command_type, body, actor) or str(uuid.uuid4()),
+        "aggregateId": _target_id(aggregate, command_type, body, actor) or new_id(aggregate.type),
         "aggregateIdGiven": "aggregateId" in body,
         "expectedVersion": body.get("expectedVersion"),
         "commandId": client_command_id or str(uuid.uuid4()),
@@ -95,13 +95,24 @@ def _body_errors(schemas: SchemaRegistry, aggregate: Aggregate, command_type: st
         errors += schemas.errors(schemas.command_validator(command_type), body["data"], ("data",))
     if command_type not in aggregate.create_commands and "aggregateId" not in body:
         errors.append({"path": "$.aggregateId", "message": f"'aggregateId' is required for {command_type}"})
+    elif command_type in aggregate.create_commands:
+        errors += _create_id_errors(aggregate, body.get("aggregateId"))
     return errors
+
+
+def _create_id_errors(aggregate: Aggregate, aggregate_id: Any) -> list[dict[str, str]]:
+    """A client-chosen id of a new stream carries its type's prefix, or none of the others' (decision 0010)."""
+    if not isinstance(aggregate_id, str) or not is_aggregate_id(aggregate_id):
+        return []  # absent (the server makes one) or already refused by the envelope's pattern
+    problem = create_id_problem(aggregate.type, aggregate_id)
+    return [{"path": "$.aggregateId", "message": problem}] if problem else []
 
 
 def _actor(actor: str) -> str:
     if len(actor) > MAX_ACTOR_ID_CHARS:  # it is stored in every event's metadata: an id, not a payload
         raise ValidationError(f"The actor id (locally the X-Actor-Id header) is {len(actor)} characters, over "
                               f"{MAX_ACTOR_ID_CHARS}.", [{"path": "actorId", "message": "too long"}])
+    identity.check_actor_id(actor)  # never a project- / template- id (decision 0010)
     return actor
 
 

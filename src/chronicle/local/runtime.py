@@ -253,7 +253,8 @@ class LocalRuntime:
             with _naming_the_port(self.host, self.port, "--port"):
                 self.server = LocalServer(self.host, self.port, runner, graphql, self.health,
                                           before_answer=self.durable.sync if self.durable else None,
-                                          token_key=self.token_key, fence=self.fence)
+                                          token_key=self.token_key, fence=self.fence,
+                                          cors_origins=self.cors_origins)
             self.server.console = self._console(session, graphql)
             if graphql is not None:
                 from .websocket import GraphQLWebSocket

@@ -38,11 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from collections.abc import Callable
 
-from chronicle import strictjson
+from chronicle import identity, strictjson
 from chronicle.commands import MAX_EXECUTION_INPUT_BYTES, execution_input_size, too_large
-from chronicle.errors import HTTP_STATUS, body_from_cause
+from chronicle.errors import HTTP_STATUS, ChronicleError, body_from_cause
 
-from . import fastpath, tokens
+from . import fastpath, origins, tokens
 from .journal import JournalClosed, JournalFailed
 
 log = logging.getLogger("chronicle.local.server")
@@ -318,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._send_json(*fenced, {"connection": "close"})
                 return
+            if not self._origin_allowed():
+                return
             fn()
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -368,6 +370,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
+    def _origin_allowed(self) -> bool:
+        """False after answering 403: a browser page of another origin (origins.py) may not reach any route but
+        /health, whether by fetch, a form's text/plain POST or a WebSocket (cross-site WebSocket hijacking)."""
+        origin = self.headers.get("origin")
+        if origin is None or self._path() in ("/health", "/health/") or \
+                origins.allowed(origin, self.server.origins()):
+            return True
+        self._refuse(403, "Forbidden", f"Cross-origin requests from {origin[:200]} are refused: a web page could "
+                                       "act as anyone here. Allow an origin with `chronicle local --cors-origin "
+                                       "ORIGIN`.", [{"origin": origin[:200]}])
+        return False
+
     def _console(self, body: bytes = b"") -> bool:
         """Answer a console route (console_api.py); False when the path is not one."""
         console = self.server.console
@@ -398,12 +412,15 @@ class _Handler(BaseHTTPRequestHandler):
             if handler is None:
                 self._send_json(501, error_body("NotImplemented", "GraphQL subscriptions over WebSocket are "
                                                                   "not served by this server (no websocket handler)."))
+            elif (actor := self._actor()) is False:  # a refused token or actor id: answered before the upgrade
+                return
             elif not self.server.enter_websocket(self.request):
                 self.close_connection = True
                 self._send_json(503, error_body("ServiceUnavailable", "Too many WebSocket connections; retry."),
                                 {"connection": "close"})
             else:
                 self.connection.settimeout(None)  # a subscription may stay quiet for long; the protocol has pings
+                self.upgrade_actor = actor  # the upgrade's token subject or X-Actor-Id (websocket.py)
                 handler(self)
         elif path == "/graphql" or _COMMAND_PATH.fullmatch(path):
             self._send_json(405, error_body("MethodNotAllowed", f"Use POST {path}."), {"allow": "POST"})
@@ -465,16 +482,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _actor(self) -> str | None | bool:
         """The caller: a local token's sub (Authorization, as the Cognito authorizer reads it in AWS), else the
-        X-Actor-Id header, else None (anonymous). False: the token was refused and the 401 is sent."""
+        X-Actor-Id header, else None (anonymous). False: refused and answered (401 for a bad token, 403 for an actor
+        id with a typed id prefix, docs/decisions/0010)."""
         authorization = (self.headers.get("authorization") or "").strip()
         key = self.server.token_key
         if authorization and key is not None and not authorization.startswith("AWS4-"):  # SigV4 is not checked
             try:
-                return tokens.verify(key, authorization)["sub"]
+                actor = tokens.verify(key, authorization)["sub"]
             except tokens.InvalidToken as refusal:
                 self._send_json(401, error_body("Unauthorized", f"The Authorization token is refused: {refusal}."))
                 return False
-        return (self.headers.get("x-actor-id") or "").strip() or None
+        else:
+            actor = (self.headers.get("x-actor-id") or "").strip() or None
+        try:
+            if actor is not None:
+                identity.check_actor_id(actor)  # a project- / template- id is never an actor (decision 0010)
+        except ChronicleError as refusal:
+            self._send_json(refusal.status, refusal.body())
+            return False
+        return actor
 
     def _graphql(self, raw: bytes, actor: str | None) -> None:
         try:
@@ -509,10 +535,16 @@ class _HTTPServer(ThreadingHTTPServer):
     token_key: bytes | None
     fence: Callable[[], tuple[int, dict[str, Any]] | None] | None
     console: Any = None  # console_api.Console: /, /console, /console/api
+    cors_origins: tuple[str, ...] = ()  # chronicle local --cors-origin: web origins served besides our own
+
+    def origins(self) -> frozenset[str]:
+        host, port = self.server_address[0], self.server_address[1]
+        return origins.own_origins(self.bind_host or str(host), int(port), self.cors_origins)
 
     def __init__(self, address: tuple[str, int], handler: type, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS, max_websockets: int = MAX_WEBSOCKETS) -> None:
         super().__init__(address, handler)
+        self.bind_host = address[0]
         self.idle_timeout = idle_timeout
         self.activity = threading.Condition()
         self.running = 0  # requests being handled (not idle kept-alive connections)
@@ -563,8 +595,10 @@ class LocalServer:
                  health: Callable[[], dict[str, Any]], before_answer: Callable[[], None] | None = None,
                  idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
                  max_websockets: int = MAX_WEBSOCKETS, token_key: bytes | None = None,
-                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None) -> None:
+                 fence: Callable[[], tuple[int, dict[str, Any]] | None] | None = None,
+                 cors_origins: list[str] | tuple[str, ...] = ()) -> None:
         self.httpd = _HTTPServer((host, port), _Handler, idle_timeout, max_connections, max_websockets)
+        self.httpd.cors_origins = tuple(cors_origins)
         self.httpd.token_key = token_key  # chronicle.local.tokens: Authorization tokens it accepts
         self.httpd.runner = runner
         self.httpd.graphql = graphql

@@ -7,9 +7,11 @@ The HTTP server already parsed the upgrade request, so the connection is driven 
 ``pong``. Protocol violations close the socket with the 44xx codes the protocol names; a connection that has not
 sent ``connection_init`` within ``INIT_TIMEOUT`` seconds is closed with 4408, as the protocol says.
 
-The actor: a socket's queries and subscriptions run as its actor, the ``X-Actor-Id`` header of the upgrade request
-or, for clients that cannot set headers on a WebSocket (browsers), ``connection_init``'s payload
-``{"X-Actor-Id": ...}`` (``actorId`` is read too); without either it is anonymous. Each change is pushed only to the
+The actor: a socket's queries and subscriptions run as its actor, taken as the HTTP routes take it: a local token
+(``chronicle token``) in the upgrade's ``Authorization`` header, else its ``X-Actor-Id`` header; or, for clients
+that cannot set headers on a WebSocket (browsers), ``connection_init``'s payload ``{"Authorization": token}`` or
+``{"X-Actor-Id": ...}`` (``actorId`` is read too); without any it is anonymous. A refused token, or an actor id
+with a typed id prefix (docs/decisions/0010), is 401/403 before the upgrade, or closes the socket with 4403. Each change is pushed only to the
 subscribers that may see it (``chronicle.subscription_rights``, the rules of the queries).
 """
 
@@ -29,7 +31,10 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from chronicle import strictjson
+from chronicle import identity, strictjson
+from chronicle.errors import ChronicleError
+
+from . import tokens
 
 from .subscriptions import DocumentErrors, SubscriptionHub, is_subscription
 
@@ -151,7 +156,7 @@ class _Connection:
 
     def run(self) -> None:
         # The protocol's parser starts by reading the HTTP request: give it the one the HTTP server consumed.
-        self.actor = (self.handler.headers.get("x-actor-id") or "").strip() or None
+        self.actor = getattr(self.handler, "upgrade_actor", None)  # server.py resolved it (token or X-Actor-Id)
         head = self.handler.requestline + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self.handler.headers.items())
         self.protocol.receive_data((head + "\r\n").encode("latin-1"))
         request = self.protocol.events_received()[0]
@@ -226,9 +231,34 @@ class _Connection:
             self.close(4400, "connection_init's payload must be an object; its X-Actor-Id a string of at most "
                              f"{MAX_ACTOR_CHARS} characters")
             return False
+        token = payload.get("Authorization", payload.get("authorization")) if isinstance(payload, dict) else None
+        if token is not None:
+            given = self._token_actor(token)
+            if given is None:
+                return False
         if given is not None:
-            self.actor = given.strip() or None
+            given = given.strip()
+            try:
+                if given:
+                    identity.check_actor_id(given)  # never a project- / template- id (decision 0010)
+            except ChronicleError:
+                self.close(4403, "Forbidden: actor ids starting with project- or template- are reserved")
+                return False
+            self.actor = given or None
         return True
+
+    def _token_actor(self, token: Any) -> str | None:
+        """The subject of connection_init's local token, as the HTTP routes read ``Authorization``; None after
+        closing the socket (4403) for a token that is not one this runtime signed."""
+        key = getattr(self.handler.server, "token_key", None)
+        if not isinstance(token, str) or key is None:
+            self.close(4403, "Forbidden: this runtime accepts no such Authorization token")
+            return None
+        try:
+            return str(tokens.verify(key, token)["sub"])
+        except tokens.InvalidToken as refusal:
+            self.close(4403, f"Forbidden: the Authorization token is refused: {refusal}"[:120])
+            return None
 
     def on_subscribe(self, message: dict[str, Any]) -> None:
         if not self.acknowledged:
