@@ -30,6 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 log = logging.getLogger("chronicle.local.trail")
@@ -148,8 +149,7 @@ class ExecutionTrail:
     def capture(self, sfn: Any, execution_arn: str, command_type: str, actor_id: str) -> dict[str, Any] | None:
         """Read the ended execution from the emulated Step Functions and keep it; None if it cannot be read."""
         try:
-            desc = sfn.describe_execution(executionArn=execution_arn)
-            events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+            desc, events = _read_in_process(execution_arn) or _read_through(sfn, execution_arn)
         except Exception:  # noqa: BLE001 - the trail must never fail a command
             log.exception("could not read execution %s", execution_arn)
             return None
@@ -232,6 +232,37 @@ class ExecutionTrail:
 
 
 _FORGET_LOCK = threading.Lock()  # one trim at a time: the executions list is shared by every command's thread
+
+
+def _read_in_process(execution_arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The execution and its history straight from the emulator's backend: the client's JSON serializing of a
+    whole history cost about as much as the rest of a command. None when the backend cannot be read so."""
+    try:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        from .account import ACCOUNT_ID, REGION
+
+        execution = stepfunctions_parser_backends[ACCOUNT_ID][REGION].describe_execution(execution_arn)
+        return _plain(dict(execution.to_describe_output())), _plain(list(execution.to_history_output()["events"]))
+    except Exception:  # noqa: BLE001 - another moto: read through the API instead
+        log.debug("execution %s read through the API", execution_arn, exc_info=True)
+        return None
+
+
+def _read_through(sfn: Any, execution_arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    desc = sfn.describe_execution(executionArn=execution_arn)
+    return desc, sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def _plain(value: Any) -> Any:
+    """Enums (moto's status and event types) as their values, the rest as it is."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP,
