@@ -37,8 +37,11 @@ def main() -> int:
 
         EventsBackend.put_events = put_events
     if args.no_sqs:
+        import functools
+
         from moto.sqs.models import SQSBackend
 
+        @functools.wraps(SQSBackend.send_message)  # its signature, as chronicle.local.moto_patches checks at start
         def send_message(*_args, **_kwargs):
             raise RuntimeError("injected SQS outage")
 

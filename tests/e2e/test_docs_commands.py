@@ -83,7 +83,7 @@ def run_file(doc: Path, stack: CliRuntime, values: dict[str, str], tmp: Path) ->
         except AssertionError as error:
             failures.append(str(error))
             continue
-        if ASSIGNMENT.match(text) and "\n" not in text.strip():
+        if ASSIGNMENT.match(text):  # one line or a `VAR=$(...)` continued over several
             assignments.setdefault(command.block_line, []).append(text)
             continue
         script = "\n".join(["set -o pipefail", *assignments.get(command.block_line, []), text])

@@ -48,7 +48,7 @@ openapi.config.phases.update(phases=["examples", "fuzzing"])  # the coverage pha
 # the cases are sent to a real command instead, some with a body that command accepts, so generated input reaches
 # the decider and the store too (a mismatched pair is a 400, which is fine).
 COMMANDS = sorted(registry().command_types)
-TARGET = "schemathesis-project"
+TARGET = "project-schemathesis"
 VALID_BODIES = st.one_of(
     st.fixed_dictionaries({"data": st.fixed_dictionaries(
         {"name": st.text(st.characters(codec="utf-8"), min_size=1, max_size=100).filter(str.strip),

@@ -135,7 +135,7 @@ def test_same_command_id_racing_on_an_existing_stream_is_stored_once(atomic_aws,
 def test_same_create_command_racing_is_stored_once(atomic_aws, fast_switching, with_id):  # noqa: F811
     body = {"commandId": "create-1", "data": {"name": "Racy", "ownerId": "alice"}}
     if with_id:
-        body["aggregateId"] = "proj-racy"
+        body["aggregateId"] = "project-racy"
     outcomes = _same_command_from(8, "CreateProject", body)
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
