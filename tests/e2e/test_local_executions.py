@@ -46,6 +46,7 @@ def test_200_and_409_name_their_executions_and_the_cli_shows_them(runtime, capsy
     assert main(["executions", "show", created.rpartition(":")[2], "--url", runtime.url, "--json"]) == 0
     record = printed_json(capsys.readouterr().out)
     assert record["status"] == "SUCCEEDED" and record["states"][0]["input"]
+    assert all(isinstance(s["durationMs"], int) and s["enteredAt"] for s in record["states"]), record["states"]
 
     assert main(["executions", "list", "--status", "FAILED", "--url", runtime.url, "--limit", "100"]) == 0
     assert refused in capsys.readouterr().out

@@ -56,7 +56,18 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
+def _when(value: Any) -> Any:
+    """A datetime from the client (datetime) or from the emulator's own history (ISO-8601 text)."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value
+
+
 def _ms(start: Any, stop: Any) -> int | None:
+    start, stop = _when(start), _when(stop)
     if isinstance(start, datetime) and isinstance(stop, datetime):
         return int((stop - start).total_seconds() * 1000)
     return None
