@@ -43,6 +43,16 @@ def graphql(url: str, query: str, actor: str = ADMIN, **variables) -> dict:
     return body["data"]
 
 
+def send_to_queue(aws_endpoint: str, name_part: str, body: str) -> None:
+    """Put a message on the local stack's queue whose URL contains ``name_part`` (e.g. a dead-letter queue)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    queue = [u for u in sqs.list_queues()["QueueUrls"] if name_part in u][0]
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+
+
 def wait_for(predicate, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from browser import chromium_path
-from local_helpers import ROOT, http, settle
+from local_helpers import ROOT, http, send_to_queue, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -115,15 +115,10 @@ def _queue_name(runtime, logical_id: str) -> str:
 
 
 def test_executions_and_dead_letters_survive_a_restart(cli_runtime, tmp_path, page):
-    import boto3
-
     state = tmp_path / "state"
     first = cli_runtime(state)
     _, ok, failed = create_and_refuse(first.url)
-    sqs = boto3.client("sqs", endpoint_url=first.aws_endpoint, region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
-    queue = [u for u in sqs.list_queues()["QueueUrls"] if "RepublishDeadLetter" in u][0]
-    sqs.send_message(QueueUrl=queue, MessageBody='{"kept": "across restarts"}')
+    send_to_queue(first.aws_endpoint, "RepublishDeadLetter", '{"kept": "across restarts"}')
     first.stop()
 
     second = cli_runtime(state)

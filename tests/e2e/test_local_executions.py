@@ -132,18 +132,13 @@ def test_an_unknown_execution_is_a_spec_404(runtime, capsys):
 
 def test_executions_and_dead_letters_survive_a_kill_through_the_journal(cli_runtime, tmp_path):
     """No checkpoint on SIGKILL: what comes back was replayed from the journal's records."""
-    import boto3
-
-    from local_helpers import http
+    from local_helpers import http, send_to_queue
 
     state = tmp_path / "state"
     first = cli_runtime(state)
     status, _, arn = command(first.url, "CreateProject", {"data": {"name": "Killed", "ownerId": "alice"}})
     assert status == 200
-    sqs = boto3.client("sqs", endpoint_url=first.aws_endpoint, region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
-    queue = [u for u in sqs.list_queues()["QueueUrls"] if "ProjectionDeadLetter" in u][0]
-    sqs.send_message(QueueUrl=queue, MessageBody='{"lost": "never"}')
+    send_to_queue(first.aws_endpoint, "ProjectionDeadLetter", '{"lost": "never"}')
     first.kill()
 
     second = cli_runtime(state)

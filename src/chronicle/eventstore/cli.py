@@ -22,7 +22,7 @@ from typing import Any
 LOCAL_STACK = "chronicle"  # chronicle.local.stack.STACK_NAME; not imported: chronicle.local is not shipped
 
 
-def _local_name(logical_id: str, lower: bool = False) -> str:
+def local_name(logical_id: str, lower: bool = False) -> str:
     name = f"{LOCAL_STACK}-{logical_id}"
     return name.lower() if lower else name
 
@@ -123,7 +123,7 @@ def _names(args: argparse.Namespace) -> tuple[str | None, ...]:
     local = bool(args.endpoint_url)
 
     def name(given: str | None, variable: str, logical_id: str, lower: bool = False) -> str | None:
-        return given or os.environ.get(variable) or (_local_name(logical_id, lower) if local else None)
+        return given or os.environ.get(variable) or (local_name(logical_id, lower) if local else None)
 
     return (name(args.event_table, "EVENT_TABLE", "EventStoreTable"),
             name(args.snapshot_table, "SNAPSHOT_TABLE", "SnapshotTable"),

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 import urllib.request
 
+from . import origins
 from .account import ACCOUNT_ID, REGION
 
 __all__ = ["ACCOUNT_ID", "REGION", "Emulator", "configure_environment", "free_port"]
@@ -55,7 +56,8 @@ class Emulator:
         self.host = host
         self.port = port or free_port(host)
         self.fast = fast  # chronicle.local.fastpath: in-process transport and caches
-        self.cors_origins = {o.rstrip("/") for o in cors_origins}  # web origins allowed to call it from a browser
+        # web origins allowed to call it from a browser: its own and --cors-origin, as for the API (origins.py)
+        self.origins = origins.own_origins(self.host, self.port, cors_origins)
         self._server = None
 
     @property
@@ -126,7 +128,7 @@ class Emulator:
         if fenced is not None:
             return fenced[0], {"__type": fenced[1]["error"], **fenced[1]}
         origin = environ.get("HTTP_ORIGIN")
-        if origin is not None and origin.rstrip("/") not in self.cors_origins | {self.endpoint}:
+        if not origins.allowed(origin, self.origins):
             return 403, {"__type": "AccessDeniedException", "error": "Forbidden", "details": [{"origin": origin}],
                          "message": f"Cross-origin requests from {origin[:200]} are refused: this endpoint holds "
                                     "every table and can decrypt personal data. Allow an origin with `chronicle "

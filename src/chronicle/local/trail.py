@@ -245,15 +245,20 @@ class ExecutionTrail:
 _FORGET_LOCK = threading.Lock()  # one trim at a time: the executions list is shared by every command's thread
 
 
+def _backend() -> Any:
+    """The emulator's Step Functions backend (the one executing the ASL)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from .account import ACCOUNT_ID, REGION
+
+    return stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+
+
 def _read_in_process(execution_arn: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The execution and its history straight from the emulator's backend: the client's JSON serializing of a
     whole history cost about as much as the rest of a command. None when the backend cannot be read so."""
     try:
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        from .account import ACCOUNT_ID, REGION
-
-        execution = stepfunctions_parser_backends[ACCOUNT_ID][REGION].describe_execution(execution_arn)
+        execution = _backend().describe_execution(execution_arn)
         return _plain(dict(execution.to_describe_output())), _plain(list(execution.to_history_output()["events"]))
     except Exception:  # noqa: BLE001 - another moto: read through the API instead
         log.debug("execution %s read through the API", execution_arn, exc_info=True)
@@ -282,11 +287,7 @@ def _forget_in_emulator(state_machine_arn: str, keep: int = MOTO_KEEP,
     Only executions the trail already captured go: another command's ended execution may not be described yet
     (its thread is about to read its outcome), and must still be there when it asks."""
     try:
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        from .emulator import ACCOUNT_ID, REGION
-
-        backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+        backend = _backend()
         machine = backend.describe_state_machine(state_machine_arn)
         with _FORGET_LOCK:
             executions = machine.executions

@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from chronicle.eventstore.cli import local_name
 from chronicle.projections.registry import READ_MODELS, ReadModel
 
 
@@ -26,11 +27,8 @@ def _dest(model: ReadModel) -> str:
     return model.option.replace("-", "_")
 
 
-# The local stack's fixed names (chronicle.local.stack: "chronicle-<LogicalId>", buckets lower case), the defaults
-# with --endpoint-url: locally nobody needs to look a table name up.
-LOCAL_STACK = "chronicle"
-LOCAL_NAMES = {"event_table": f"{LOCAL_STACK}-EventStoreTable", "archive_bucket": f"{LOCAL_STACK}-archivebucket",
-               "catalog_table": f"{LOCAL_STACK}-ArchiveCatalogTable"}
+# With --endpoint-url the local stack's fixed names are the defaults: locally nobody needs to look a table name up.
+LOCAL_NAMES = {"event_table": "EventStoreTable", "archive_bucket": "ArchiveBucket", "catalog_table": "ArchiveCatalogTable"}
 
 
 def local_defaults(args: argparse.Namespace) -> None:
@@ -40,12 +38,12 @@ def local_defaults(args: argparse.Namespace) -> None:
         return
     named = [name for name, model in READ_MODELS.items() if getattr(args, _dest(model))]
     selected = args.read_models or ([] if named else list(READ_MODELS))
-    for option, name in LOCAL_NAMES.items():
+    for option, logical_id in LOCAL_NAMES.items():
         if not getattr(args, option):
-            setattr(args, option, name)
+            setattr(args, option, local_name(logical_id, lower=option == "archive_bucket"))
     for model in (READ_MODELS[name] for name in selected):
         if not getattr(args, _dest(model)):
-            setattr(args, _dest(model), f"{LOCAL_STACK}-{model.table_resource}")
+            setattr(args, _dest(model), local_name(model.table_resource))
 
 
 def add_projections_parser(subparsers: Any) -> None:
